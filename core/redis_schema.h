@@ -1,0 +1,152 @@
+// The Redis signaling schema shared by guides and attendees: key and channel names, the
+// names that go into them, and the JSON stored under the keys or published on the channels.
+//
+// Decoders are strict (right JSON types, required fields present, ids valid), ignore unknown
+// fields, never throw, and explain the first problem in *error.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace tourcast {
+
+enum class NameKind { kTour, kLanguage, kParticipantId };
+
+// 1-64 characters of [A-Za-z0-9_-]; participant ids may also contain '.'. The error names the
+// kind, quotes the value and says which character at which (0-based) position is wrong, e.g.
+// tour name "my tour" is invalid: character ' ' at position 2 is not allowed (use 1-64
+// letters, digits, '-' or '_')
+bool validate_name(NameKind kind, std::string_view name, std::string *error);
+
+// Callers validate the parts first; these only assemble them.
+std::string coordination_key(std::string_view tour, std::string_view language);
+std::string ice_candidates_key(std::string_view tour, std::string_view language);
+std::string participant_key(std::string_view tour, std::string_view language, std::string_view id);
+std::string participant_key_pattern(std::string_view tour, std::string_view language);
+std::string offer_key(std::string_view tour, std::string_view language,
+                      std::string_view attendee_id);
+std::string answer_key(std::string_view tour, std::string_view language,
+                       std::string_view attendee_id);
+// Pub/sub channel of one participant.
+std::string signal_channel(std::string_view tour, std::string_view language,
+                           std::string_view recipient_id);
+// Pub/sub channel every participant of the tour/language listens to.
+std::string channel_broadcast(std::string_view tour, std::string_view language);
+
+// Value of webrtc:coordination:{tour}:{language}.
+struct ParticipantStatus {
+  bool connected = false;
+  int64_t last_seen = 0;
+  bool ice_gathering_complete = false;
+};
+
+enum class ConnectionPhase { kInitial, kOfferSent, kAnswerSent, kIceExchange, kConnected, kFailed };
+// "initial", "offer_sent", "answer_sent", "ice_exchange", "connected", "failed".
+const char *to_string(ConnectionPhase phase);
+bool connection_phase_from_string(std::string_view text, ConnectionPhase *out);
+
+struct CoordinationState {
+  bool guide_ready = false;                            // guideReady
+  bool attendee_ready = false;                         // attendeeReady
+  bool ice_exchange_started = false;                   // iceExchangeStarted
+  int64_t last_heartbeat = 0;                          // lastHeartbeat, ms since the epoch
+  ConnectionPhase phase = ConnectionPhase::kInitial;   // connectionPhase
+  ParticipantStatus guide;                             // participants.guide
+  std::map<std::string, ParticipantStatus> attendees;  // participants.attendees
+};
+// Every field is required except participants.attendees (absent means none).
+std::string encode_coordination(const CoordinationState &state);
+bool decode_coordination(std::string_view json, CoordinationState *out, std::string *error);
+
+enum class Role { kGuide, kAttendee };
+const char *to_string(Role role);  // "guide", "attendee"
+bool role_from_string(std::string_view text, Role *out);
+
+// Value of webrtc:participant:{tour}:{language}:{id}.
+struct ParticipantRecord {
+  std::string id;
+  Role role = Role::kAttendee;
+  std::string tour;  // tourId
+  std::string language;
+  int64_t joined_at = 0;  // joinedAt
+  int64_t last_seen = 0;  // lastSeen
+  std::string state;      // a ConnectionState name, e.g. "connected"
+  bool connected = false;
+  bool ice_gathering_complete = false;  // iceGatheringComplete
+  std::string profile;                  // optional, may be empty
+};
+std::string encode_participant(const ParticipantRecord &record);
+bool decode_participant(std::string_view json, ParticipantRecord *out, std::string *error);
+
+enum class SignalType { kJoin, kLeave, kOffer, kAnswer, kCandidate, kGuideReady, kEndOfCandidates };
+// "join", "leave", "offer", "answer", "candidate", "guide-ready", "end-of-candidates".
+const char *to_string(SignalType type);
+bool signal_type_from_string(std::string_view text, SignalType *out);
+
+// Pub/sub payload. Every message needs type, from and ts; offer/answer a non-empty sdp;
+// candidate a non-empty candidate, sdpMLineIndex and seq >= 1. Documents over 256 KiB are
+// refused.
+struct SignalMessage {
+  SignalType type = SignalType::kJoin;
+  std::string from;
+  std::string to;  // empty: broadcast
+  std::string sdp;
+  std::string candidate;
+  uint32_t mline = 0;     // sdpMLineIndex
+  uint64_t sequence = 0;  // seq
+  // Opaque peer-session id, so messages of an abandoned session can be ignored.
+  std::string session;
+  int64_t timestamp = 0;  // ts
+};
+constexpr size_t kMaxSignalBytes = 256 * 1024;
+std::string encode_signal(const SignalMessage &message);
+bool decode_signal(std::string_view json, SignalMessage *out, std::string *error);
+
+// Value of webrtc:offer:{tour}:{language}:{attendee}: a placeholder until the guide stores
+// the real offer. {"placeholder":true,"ts":...} or
+// {"placeholder":false,"sdp":"...","from":"guide-id","session":"...","ts":...}
+struct OfferRecord {
+  bool placeholder = true;
+  std::string sdp;
+  std::string from;
+  std::string session;  // optional, may be empty
+  int64_t timestamp = 0;
+};
+std::string encode_offer(const OfferRecord &record);
+bool decode_offer(std::string_view json, OfferRecord *out, std::string *error);
+
+// Entry RPUSHed to webrtc:ice_candidates:{tour}:{language}. Fields from, seq (>= 1),
+// sdpMLineIndex, candidate (non-empty), priority and ts are required; to (empty: everyone)
+// and session are optional.
+struct CandidateRecord {
+  std::string from;
+  std::string to;
+  std::string session;
+  uint64_t sequence = 0;  // seq
+  uint32_t mline = 0;     // sdpMLineIndex
+  std::string candidate;
+  uint32_t priority = 0;
+  int64_t timestamp = 0;  // ts
+};
+std::string encode_candidate(const CandidateRecord &record);
+bool decode_candidate(std::string_view json, CandidateRecord *out, std::string *error);
+
+// redis://[[user][:password]@]host[:port][/db]. host is a name, an IPv4 address or an
+// [IPv6] address; port 1-65535 (default 6379); db 0-2147483647 (default 0); user and password
+// are percent-decoded. The error quotes the URL with its password masked, e.g.
+// redis-url "http://x" is invalid: scheme must be redis://
+struct RedisUrl {
+  std::string host;
+  int port = 6379;
+  std::string user;
+  std::string password;
+  int db = 0;
+};
+bool parse_redis_url(std::string_view url, RedisUrl *out, std::string *error);
+// Canonical form (port and db always present); the password shows as "***" unless
+// hide_password is false.
+std::string redis_url_to_string(const RedisUrl &url, bool hide_password = true);
+
+}  // namespace tourcast

@@ -1,0 +1,169 @@
+/* tourcast
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "signaller-glue.h"
+
+namespace tourcast {
+
+namespace {
+
+void free_weak_closure_data(gpointer data, GClosure *) {
+  free_weak_ref(data);
+}
+
+void on_error(TourSignaller *, const gchar *message, gpointer data) {
+  auto *element = static_cast<GstElement *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
+  if (element == nullptr)
+    return;
+  GST_ELEMENT_ERROR(element, RESOURCE, OPEN_READ_WRITE, ("%s", message), (nullptr));
+  gst_object_unref(element);
+}
+
+void on_warning(TourSignaller *, const gchar *message, gpointer data) {
+  auto *element = static_cast<GstElement *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
+  if (element == nullptr)
+    return;
+  GST_ELEMENT_WARNING(element, RESOURCE, READ, ("%s", message), (nullptr));
+  gst_object_unref(element);
+}
+
+void set_string(GValue *value, const std::string &s) {
+  g_value_set_string(value, s.empty() ? nullptr : s.c_str());
+}
+
+std::string get_string(const GValue *value) {
+  const gchar *s = g_value_get_string(value);
+  return s ? s : "";
+}
+
+}  // namespace
+
+void install_channel_properties(GObjectClass *klass) {
+  const auto flags = (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                   GST_PARAM_MUTABLE_READY);
+  g_object_class_install_property(
+      klass, CHANNEL_PROP_TOUR,
+      g_param_spec_string("tour", "Tour", "Tour id (1-64 letters, digits, '-' or '_')", nullptr,
+                          flags));
+  g_object_class_install_property(
+      klass, CHANNEL_PROP_LANGUAGE,
+      g_param_spec_string("language", "Language",
+                          "Language channel within the tour (1-64 letters, digits, '-' or '_')",
+                          nullptr, flags));
+  g_object_class_install_property(
+      klass, CHANNEL_PROP_REDIS_URL,
+      g_param_spec_string("redis-url", "Redis URL",
+                          "Redis server for signaling: redis://[[user][:password]@]host[:port][/db]"
+                          " (NULL: the signaller's default, redis://127.0.0.1:6379)",
+                          nullptr, flags));
+  g_object_class_install_property(
+      klass, CHANNEL_PROP_PARTICIPANT_ID,
+      g_param_spec_string("participant-id", "Participant id",
+                          "This participant's id (1-64 letters, digits, '-', '_' or '.'); NULL "
+                          "picks one",
+                          nullptr, flags));
+  g_object_class_install_property(
+      klass, CHANNEL_PROP_HEARTBEAT_INTERVAL,
+      g_param_spec_uint("heartbeat-interval", "Heartbeat interval",
+                        "Milliseconds between heartbeats in Redis; a participant that misses "
+                        "three expires (0: the signaller's default, 5000)",
+                        0, 600000, 0, flags));
+  g_object_class_install_property(
+      klass, CHANNEL_PROP_SIGNALLER,
+      g_param_spec_object("signaller", "Signaller",
+                          "The TourSignaller to use (default: a tourredissignaller built from "
+                          "tour, language and redis-url)",
+                          TOUR_TYPE_SIGNALLER, flags));
+}
+
+bool set_channel_property(ChannelSettings *settings, guint prop_id, const GValue *value) {
+  switch (prop_id) {
+    case CHANNEL_PROP_TOUR:
+      settings->tour = get_string(value);
+      return true;
+    case CHANNEL_PROP_LANGUAGE:
+      settings->language = get_string(value);
+      return true;
+    case CHANNEL_PROP_REDIS_URL:
+      settings->redis_url = get_string(value);
+      return true;
+    case CHANNEL_PROP_PARTICIPANT_ID:
+      settings->participant_id = get_string(value);
+      return true;
+    case CHANNEL_PROP_HEARTBEAT_INTERVAL:
+      settings->heartbeat_interval_ms = g_value_get_uint(value);
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool get_channel_property(const ChannelSettings &settings, guint prop_id, GValue *value) {
+  switch (prop_id) {
+    case CHANNEL_PROP_TOUR:
+      set_string(value, settings.tour);
+      return true;
+    case CHANNEL_PROP_LANGUAGE:
+      set_string(value, settings.language);
+      return true;
+    case CHANNEL_PROP_REDIS_URL:
+      set_string(value, settings.redis_url);
+      return true;
+    case CHANNEL_PROP_PARTICIPANT_ID:
+      set_string(value, settings.participant_id);
+      return true;
+    case CHANNEL_PROP_HEARTBEAT_INTERVAL:
+      g_value_set_uint(value, settings.heartbeat_interval_ms);
+      return true;
+    default:
+      return false;
+  }
+}
+
+void apply_channel_settings(TourSignaller *signaller, const ChannelSettings &settings,
+                            TourRole role) {
+  GObjectClass *klass = G_OBJECT_GET_CLASS(signaller);
+  auto set_if = [&](const char *name, const std::string &v) {
+    if (!v.empty() && g_object_class_find_property(klass, name))
+      g_object_set(signaller, name, v.c_str(), nullptr);
+  };
+  set_if("tour", settings.tour);
+  set_if("language", settings.language);
+  set_if("redis-url", settings.redis_url);
+  set_if("participant-id", settings.participant_id);
+  if (settings.heartbeat_interval_ms && g_object_class_find_property(klass, "heartbeat-interval"))
+    g_object_set(signaller, "heartbeat-interval", settings.heartbeat_interval_ms, nullptr);
+  g_object_set(signaller, "role", role, nullptr);
+}
+
+GWeakRef *new_weak_ref(gpointer object) {
+  auto *weak = g_new0(GWeakRef, 1);
+  g_weak_ref_init(weak, object);
+  return weak;
+}
+
+void free_weak_ref(gpointer data) {
+  auto *weak = static_cast<GWeakRef *>(data);
+  g_weak_ref_clear(weak);
+  g_free(weak);
+}
+
+gulong connect_weak(gpointer instance, const char *signal, GCallback callback, gpointer object) {
+  return g_signal_connect_data(instance, signal, callback, new_weak_ref(object),
+                               free_weak_closure_data, (GConnectFlags)0);
+}
+
+std::vector<gulong> forward_signaller_problems(TourSignaller *signaller, GstElement *element) {
+  return {
+      connect_weak(signaller, "error", G_CALLBACK(on_error), element),
+      connect_weak(signaller, "warning", G_CALLBACK(on_warning), element),
+  };
+}
+
+void disconnect_handlers(gpointer instance, std::vector<gulong> *handlers) {
+  for (gulong id : *handlers)
+    g_signal_handler_disconnect(instance, id);
+  handlers->clear();
+}
+
+}  // namespace tourcast

@@ -1,0 +1,328 @@
+/* tourcast
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+/**
+ * SECTION:element-tourattendeesrc
+ * @title: tourattendeesrc
+ *
+ * An attendee of one tour/language channel: joins through the signaller (by
+ * default a tourredissignaller on redis-url), answers the guide's offer and
+ * produces the decoded audio (Opus decoded to raw audio at 48 kHz).
+ *
+ * Posts an element message `tourcast-first-audio` (fields `elapsed-ms`, gint64,
+ * from start to the first decoded buffer, and `peer-id`) once, and forwards
+ * its peer's `tourcast-state` messages. A failed connection is an element
+ * error.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 tourattendeesrc tour=demo language=en \
+ *     redis-url=redis://127.0.0.1:6379 ice-addresses=127.0.0.1 ! audioconvert ! autoaudiosink
+ * ]| Plays what the guide of channel demo/en says.
+ */
+#include "tourattendeesrc.h"
+
+#include <mutex>
+#include <string>
+
+#include "signaller-glue.h"
+#include "tourcast-enums.h"
+#include "tourcast-worker.h"
+#include "tourredissignaller.h"
+#include "tourwebrtcbin.h"
+
+GST_DEBUG_CATEGORY_STATIC(tour_attendee_src_debug);
+#define GST_CAT_DEFAULT tour_attendee_src_debug
+
+using namespace tourcast;
+
+#define DEFAULT_LATENCY_MS 200
+
+enum {
+  PROP_LATENCY = CHANNEL_PROP_LAST,
+  PROP_ICE_ADDRESSES,
+  PROP_STATE,
+  PROP_TIME_TO_FIRST_AUDIO,
+};
+
+struct TourAttendeeSrcPrivate {
+  std::mutex lock;
+  ChannelSettings channel;
+  guint latency_ms = DEFAULT_LATENCY_MS;
+  std::string ice_addresses;
+  TourSignaller *signaller = nullptr;
+  std::vector<gulong> signaller_handlers;
+  bool signaller_started = false;
+  GstElement *peer = nullptr;
+  GstElement *depayloader = nullptr;
+  gint64 started_at_ms = 0;
+  gint64 first_audio_ms = -1;
+};
+
+struct _TourAttendeeSrc {
+  GstBin parent;
+  TourAttendeeSrcPrivate *priv;
+};
+
+#define tour_attendee_src_parent_class parent_class
+G_DEFINE_TYPE(TourAttendeeSrc, tour_attendee_src, GST_TYPE_BIN);
+GST_ELEMENT_REGISTER_DEFINE(tourattendeesrc, "tourattendeesrc", GST_RANK_NONE,
+                            TOUR_TYPE_ATTENDEE_SRC);
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
+    "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS("audio/x-raw, rate = (int) 48000"));
+
+static GParamSpec *state_pspec = nullptr;
+static GParamSpec *first_audio_pspec = nullptr;
+
+static void on_peer_pad_added(GstElement *, GstPad *pad, TourAttendeeSrc *self) {
+  GstPad *sink = gst_element_get_static_pad(self->priv->depayloader, "sink");
+  if (gst_pad_is_linked(sink) || gst_pad_link(pad, sink) != GST_PAD_LINK_OK)
+    GST_WARNING_OBJECT(self, "could not link the received stream %s", GST_PAD_NAME(pad));
+  gst_object_unref(sink);
+}
+
+static void on_peer_state(GObject *, GParamSpec *, TourAttendeeSrc *self) {
+  g_object_notify_by_pspec(G_OBJECT(self), state_pspec);
+}
+
+static GstPadProbeReturn on_first_buffer(GstPad *, GstPadProbeInfo *, gpointer data) {
+  auto *self = TOUR_ATTENDEE_SRC(data);
+  gint64 elapsed;
+  {
+    std::lock_guard<std::mutex> guard(self->priv->lock);
+    elapsed = tour_now_ms() - self->priv->started_at_ms;
+    self->priv->first_audio_ms = elapsed;
+  }
+  gchar *peer_id = nullptr;
+  g_object_get(self->priv->peer, "peer-id", &peer_id, nullptr);
+  GST_INFO_OBJECT(self, "first audio after %" G_GINT64_FORMAT " ms", elapsed);
+  gst_element_post_message(
+      GST_ELEMENT(self),
+      gst_message_new_element(GST_OBJECT(self),
+                              gst_structure_new("tourcast-first-audio", "elapsed-ms", G_TYPE_INT64,
+                                                elapsed, "peer-id", G_TYPE_STRING,
+                                                peer_id ? peer_id : "", nullptr)));
+  g_free(peer_id);
+  g_object_notify_by_pspec(G_OBJECT(self), first_audio_pspec);
+  return GST_PAD_PROBE_REMOVE;
+}
+
+static bool start(TourAttendeeSrc *self) {
+  TourAttendeeSrcPrivate *priv = self->priv;
+  TourSignaller *signaller;
+  ChannelSettings channel;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    signaller = TOUR_SIGNALLER(g_object_ref(priv->signaller));
+    channel = priv->channel;
+    priv->started_at_ms = tour_now_ms();
+    priv->first_audio_ms = -1;
+    g_object_set(priv->peer, "latency", priv->latency_ms, "ice-addresses",
+                 priv->ice_addresses.empty() ? nullptr : priv->ice_addresses.c_str(), nullptr);
+  }
+  apply_channel_settings(signaller, channel, TOUR_ROLE_ATTENDEE);
+  tour_webrtc_bin_set_shared_signaller(TOUR_WEBRTC_BIN(priv->peer), signaller);
+  std::vector<gulong> handlers = forward_signaller_problems(signaller, GST_ELEMENT(self));
+  GError *error = nullptr;
+  bool ok = tour_signaller_start(signaller, &error);
+  if (!ok) {
+    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("%s", error->message), (nullptr));
+    g_clear_error(&error);
+    disconnect_handlers(signaller, &handlers);
+  }
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    priv->signaller_handlers = handlers;
+    priv->signaller_started = ok;
+  }
+  g_object_unref(signaller);
+  return ok;
+}
+
+static void stop(TourAttendeeSrc *self) {
+  TourAttendeeSrcPrivate *priv = self->priv;
+  TourSignaller *signaller;
+  std::vector<gulong> handlers;
+  bool started;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    signaller = TOUR_SIGNALLER(g_object_ref(priv->signaller));
+    handlers.swap(priv->signaller_handlers);
+    started = priv->signaller_started;
+    priv->signaller_started = false;
+  }
+  disconnect_handlers(signaller, &handlers);
+  if (started)
+    tour_signaller_stop(signaller);
+  g_object_unref(signaller);
+}
+
+static void tour_attendee_src_handle_message(GstBin *bin, GstMessage *message) {
+  auto *self = TOUR_ATTENDEE_SRC(bin);
+  if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ELEMENT &&
+      GST_MESSAGE_SRC(message) == GST_OBJECT(self->priv->peer)) {
+    const GstStructure *s = gst_message_get_structure(message);
+    if (gst_structure_has_name(s, "tourcast-state") &&
+        g_strcmp0(gst_structure_get_string(s, "new-state"), "failed") == 0) {
+      GST_BIN_CLASS(parent_class)->handle_message(bin, message);
+      GST_ELEMENT_ERROR(self, RESOURCE, FAILED,
+                        ("connection to the guide failed: %s", gst_structure_get_string(s, "reason")),
+                        (nullptr));
+      return;
+    }
+  }
+  GST_BIN_CLASS(parent_class)->handle_message(bin, message);
+}
+
+static GstStateChangeReturn tour_attendee_src_change_state(GstElement *element,
+                                                           GstStateChange transition) {
+  auto *self = TOUR_ATTENDEE_SRC(element);
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && !start(self))
+    return GST_STATE_CHANGE_FAILURE;
+  GstStateChangeReturn ret = GST_ELEMENT_CLASS(parent_class)->change_state(element, transition);
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+    stop(self);
+  if (ret == GST_STATE_CHANGE_FAILURE)
+    return ret;
+  /* Live source: nothing arrives before PLAYING and the guide answers. */
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED ||
+      transition == GST_STATE_CHANGE_PLAYING_TO_PAUSED)
+    return GST_STATE_CHANGE_NO_PREROLL;
+  return ret;
+}
+
+static void tour_attendee_src_init(TourAttendeeSrc *self) {
+  self->priv = new TourAttendeeSrcPrivate();
+  TourAttendeeSrcPrivate *priv = self->priv;
+  priv->peer = GST_ELEMENT(g_object_new(TOUR_TYPE_WEBRTC_BIN, "name", "peer", "role",
+                                        TOUR_ROLE_ATTENDEE, nullptr));
+  priv->depayloader = gst_element_factory_make("rtpopusdepay", "depayloader");
+  GstElement *decoder = gst_element_factory_make("opusdec", "decoder");
+  g_assert(priv->peer && priv->depayloader && decoder);
+  gst_bin_add_many(GST_BIN(self), priv->peer, priv->depayloader, decoder, nullptr);
+  gst_element_link(priv->depayloader, decoder);
+  g_signal_connect(priv->peer, "pad-added", G_CALLBACK(on_peer_pad_added), self);
+  g_signal_connect(priv->peer, "notify::state", G_CALLBACK(on_peer_state), self);
+  GstPad *target = gst_element_get_static_pad(decoder, "src");
+  gst_pad_add_probe(target, GST_PAD_PROBE_TYPE_BUFFER, on_first_buffer, self, nullptr);
+  GstPad *ghost =
+      gst_ghost_pad_new_from_template("src", target, gst_static_pad_template_get(&src_template));
+  gst_object_unref(target);
+  gst_element_add_pad(GST_ELEMENT(self), ghost);
+  priv->signaller = TOUR_SIGNALLER(
+      g_object_new(TOUR_TYPE_REDIS_SIGNALLER, "role", TOUR_ROLE_ATTENDEE, nullptr));
+  GST_OBJECT_FLAG_SET(self, GST_ELEMENT_FLAG_SOURCE);
+}
+
+static void tour_attendee_src_finalize(GObject *object) {
+  auto *self = TOUR_ATTENDEE_SRC(object);
+  g_clear_object(&self->priv->signaller);
+  delete self->priv;
+  G_OBJECT_CLASS(parent_class)->finalize(object);
+}
+
+static void tour_attendee_src_set_property(GObject *object, guint prop_id, const GValue *value,
+                                           GParamSpec *pspec) {
+  auto *self = TOUR_ATTENDEE_SRC(object);
+  TourAttendeeSrcPrivate *priv = self->priv;
+  std::lock_guard<std::mutex> guard(priv->lock);
+  if (set_channel_property(&priv->channel, prop_id, value))
+    return;
+  switch (prop_id) {
+    case CHANNEL_PROP_SIGNALLER:
+      if (g_value_get_object(value)) {
+        g_clear_object(&priv->signaller);
+        priv->signaller = TOUR_SIGNALLER(g_value_dup_object(value));
+      }
+      break;
+    case PROP_LATENCY:
+      priv->latency_ms = g_value_get_uint(value);
+      break;
+    case PROP_ICE_ADDRESSES:
+      priv->ice_addresses = g_value_get_string(value) ? g_value_get_string(value) : "";
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+  }
+}
+
+static void tour_attendee_src_get_property(GObject *object, guint prop_id, GValue *value,
+                                           GParamSpec *pspec) {
+  auto *self = TOUR_ATTENDEE_SRC(object);
+  TourAttendeeSrcPrivate *priv = self->priv;
+  if (prop_id == PROP_STATE) {
+    TourConnectionState state;
+    g_object_get(priv->peer, "state", &state, nullptr);
+    g_value_set_enum(value, state);
+    return;
+  }
+  std::lock_guard<std::mutex> guard(priv->lock);
+  if (get_channel_property(priv->channel, prop_id, value))
+    return;
+  switch (prop_id) {
+    case CHANNEL_PROP_SIGNALLER:
+      g_value_set_object(value, priv->signaller);
+      break;
+    case PROP_LATENCY:
+      g_value_set_uint(value, priv->latency_ms);
+      break;
+    case PROP_ICE_ADDRESSES:
+      g_value_set_string(value, priv->ice_addresses.empty() ? nullptr :
+                                                              priv->ice_addresses.c_str());
+      break;
+    case PROP_TIME_TO_FIRST_AUDIO:
+      g_value_set_int64(value, priv->first_audio_ms);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+  }
+}
+
+static void tour_attendee_src_class_init(TourAttendeeSrcClass *klass) {
+  GObjectClass *gobject_class = G_OBJECT_CLASS(klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS(klass);
+  GstBinClass *bin_class = GST_BIN_CLASS(klass);
+
+  GST_DEBUG_CATEGORY_INIT(tour_attendee_src_debug, "tourattendeesrc", 0,
+                          "tourcast attendee source");
+
+  gobject_class->finalize = tour_attendee_src_finalize;
+  gobject_class->set_property = tour_attendee_src_set_property;
+  gobject_class->get_property = tour_attendee_src_get_property;
+  element_class->change_state = tour_attendee_src_change_state;
+  bin_class->handle_message = tour_attendee_src_handle_message;
+
+  install_channel_properties(gobject_class);
+  const auto flags = (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                   GST_PARAM_MUTABLE_READY);
+  g_object_class_install_property(
+      gobject_class, PROP_LATENCY,
+      g_param_spec_uint("latency", "Latency",
+                        "Receive jitterbuffer latency in milliseconds; the floor of the "
+                        "listening delay on a LAN",
+                        0, 10000, DEFAULT_LATENCY_MS, flags));
+  g_object_class_install_property(
+      gobject_class, PROP_ICE_ADDRESSES,
+      g_param_spec_string("ice-addresses", "ICE addresses",
+                          "Comma-separated local IP addresses ICE may use (e.g. 127.0.0.1); "
+                          "NULL lets libnice use every non-loopback interface",
+                          nullptr, flags));
+  state_pspec = g_param_spec_enum("state", "State",
+                                  "Connection state of the peer connection to the guide",
+                                  TOUR_TYPE_CONNECTION_STATE, TOUR_CONNECTION_STATE_INITIALIZING,
+                                  (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property(gobject_class, PROP_STATE, state_pspec);
+  first_audio_pspec = g_param_spec_int64(
+      "time-to-first-audio", "Time to first audio",
+      "Milliseconds from start to the first decoded buffer (-1 until it arrived)", -1,
+      G_MAXINT64, -1, (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property(gobject_class, PROP_TIME_TO_FIRST_AUDIO, first_audio_pspec);
+
+  gst_element_class_add_static_pad_template(element_class, &src_template);
+  gst_element_class_set_static_metadata(
+      element_class, "tourcast attendee source", "Source/Network/WebRTC",
+      "Listens to the guide of a tour/language channel over WebRTC, signaled through Redis, "
+      "and outputs the decoded audio",
+      "tourcast developers");
+}

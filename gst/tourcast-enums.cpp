@@ -1,0 +1,32 @@
+/* tourcast
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "tourcast-enums.h"
+
+#include "state_machine.h"
+
+static_assert(TOUR_CONNECTION_STATE_CLOSED + 1 == tourcast::kConnectionStateCount,
+              "TourConnectionState must mirror tourcast::ConnectionState");
+static_assert((int)TOUR_CONNECTION_STATE_CONNECTED == (int)tourcast::ConnectionState::kConnected,
+              "TourConnectionState must mirror tourcast::ConnectionState");
+
+GType tour_connection_state_get_type(void) {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {TOUR_CONNECTION_STATE_INITIALIZING, "Setting up components", "initializing"},
+      {TOUR_CONNECTION_STATE_SIGNALING, "Exchanging offer and answer", "signaling"},
+      {TOUR_CONNECTION_STATE_ICE_GATHERING, "Collecting ICE candidates", "ice_gathering"},
+      {TOUR_CONNECTION_STATE_ICE_EXCHANGE, "Exchanging ICE candidates", "ice_exchange"},
+      {TOUR_CONNECTION_STATE_CONNECTING, "Establishing the connection", "connecting"},
+      {TOUR_CONNECTION_STATE_CONNECTED, "Connected, media flowing", "connected"},
+      {TOUR_CONNECTION_STATE_RECONNECTING, "Attempting recovery", "reconnecting"},
+      {TOUR_CONNECTION_STATE_FAILED, "Connection failed", "failed"},
+      {TOUR_CONNECTION_STATE_CLOSED, "Connection terminated", "closed"},
+      {0, nullptr, nullptr},
+  };
+  if (g_once_init_enter(&type)) {
+    GType t = g_enum_register_static("TourConnectionState", values);
+    g_once_init_leave(&type, t);
+  }
+  return type;
+}

@@ -1,0 +1,27 @@
+/* tourcast
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+/* Mirrors tourcast::ConnectionState (core/state_machine.h); the nicks are the
+ * seed's state names. */
+typedef enum {
+  TOUR_CONNECTION_STATE_INITIALIZING,
+  TOUR_CONNECTION_STATE_SIGNALING,
+  TOUR_CONNECTION_STATE_ICE_GATHERING,
+  TOUR_CONNECTION_STATE_ICE_EXCHANGE,
+  TOUR_CONNECTION_STATE_CONNECTING,
+  TOUR_CONNECTION_STATE_CONNECTED,
+  TOUR_CONNECTION_STATE_RECONNECTING,
+  TOUR_CONNECTION_STATE_FAILED,
+  TOUR_CONNECTION_STATE_CLOSED,
+} TourConnectionState;
+
+#define TOUR_TYPE_CONNECTION_STATE (tour_connection_state_get_type())
+GType tour_connection_state_get_type(void);
+
+G_END_DECLS

@@ -1,0 +1,126 @@
+/* tourcast
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "tourcast-worker.h"
+
+#include <condition_variable>
+#include <mutex>
+
+namespace {
+
+struct Worker {
+  std::mutex lock;
+  int users = 0;
+  GMainContext *context = nullptr;
+  GMainLoop *loop = nullptr;
+  GThread *thread = nullptr;
+};
+
+Worker &worker() {
+  static Worker instance;
+  return instance;
+}
+
+gpointer worker_thread_main(gpointer data) {
+  auto *loop = static_cast<GMainLoop *>(data);
+  GMainContext *context = g_main_loop_get_context(loop);
+  g_main_context_push_thread_default(context);
+  g_main_loop_run(loop);
+  g_main_context_pop_thread_default(context);
+  /* Let sources removed while quitting release their data here. */
+  while (g_main_context_iteration(context, FALSE)) {
+  }
+  g_main_loop_unref(loop);
+  return nullptr;
+}
+
+struct SyncCall {
+  GSourceFunc func;
+  gpointer data;
+  std::mutex lock;
+  std::condition_variable cond;
+  bool done = false;
+};
+
+gboolean run_sync_call(gpointer data) {
+  auto *call = static_cast<SyncCall *>(data);
+  call->func(call->data);
+  std::lock_guard<std::mutex> guard(call->lock);
+  call->done = true;
+  call->cond.notify_all();
+  return G_SOURCE_REMOVE;
+}
+
+}  // namespace
+
+GMainContext *tour_worker_acquire(void) {
+  Worker &w = worker();
+  std::lock_guard<std::mutex> guard(w.lock);
+  if (w.users++ == 0) {
+    w.context = g_main_context_new();
+    w.loop = g_main_loop_new(w.context, FALSE);
+    w.thread = g_thread_new("tourcast-worker", worker_thread_main, g_main_loop_ref(w.loop));
+  }
+  return w.context;
+}
+
+void tour_worker_release(void) {
+  Worker &w = worker();
+  GThread *thread = nullptr;
+  GMainContext *context = nullptr;
+  {
+    std::lock_guard<std::mutex> guard(w.lock);
+    g_return_if_fail(w.users > 0);
+    if (--w.users > 0)
+      return;
+    g_main_loop_quit(w.loop);
+    g_main_loop_unref(w.loop);
+    w.loop = nullptr;
+    thread = w.thread;
+    w.thread = nullptr;
+    context = w.context;
+    w.context = nullptr;
+  }
+  if (g_thread_self() == thread) {
+    /* The last user went away on the worker itself: it cannot join itself. */
+    g_thread_unref(thread);
+  } else {
+    g_thread_join(thread);
+  }
+  g_main_context_unref(context);
+}
+
+gboolean tour_worker_is_current_thread(void) {
+  Worker &w = worker();
+  std::lock_guard<std::mutex> guard(w.lock);
+  return w.thread != nullptr && g_thread_self() == w.thread;
+}
+
+void tour_worker_invoke_sync(GSourceFunc func, gpointer data) {
+  if (tour_worker_is_current_thread()) {
+    func(data);
+    return;
+  }
+  GMainContext *context;
+  {
+    Worker &w = worker();
+    std::lock_guard<std::mutex> guard(w.lock);
+    context = w.context ? g_main_context_ref(w.context) : nullptr;
+  }
+  g_return_if_fail(context != nullptr);
+  SyncCall call;
+  call.func = func;
+  call.data = data;
+  g_main_context_invoke(context, run_sync_call, &call);
+  std::unique_lock<std::mutex> guard(call.lock);
+  call.cond.wait(guard, [&call] { return call.done; });
+  g_main_context_unref(context);
+}
+
+gint64 tour_now_ms(void) {
+  return g_get_monotonic_time() / 1000;
+}
+
+gint64 tour_epoch_ms(void) {
+  return g_get_real_time() / 1000;
+}

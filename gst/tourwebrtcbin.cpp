@@ -1,0 +1,1131 @@
+/* tourcast
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+/**
+ * SECTION:element-tourwebrtcbin
+ * @title: tourwebrtcbin
+ *
+ * One WebRTC peer connection around a `webrtcbin`, driven by the seed's
+ * connection state machine (initializing, signaling, ice_gathering,
+ * ice_exchange, connecting, connected, reconnecting, failed, closed) with a
+ * timeout per state, and an ICE candidate buffer that holds the peer's
+ * candidates until both descriptions are set, then applies them in sequence.
+ *
+ * As a guide (`role=guide`) it takes Opus RTP on a request sink pad and
+ * offers it to one attendee once the pad has caps. As an attendee
+ * (`role=attendee`) it answers the guide's offer and exposes the received
+ * Opus RTP on a sometimes src pad.
+ *
+ * Every transition posts an element message `tourcast-state` with fields
+ * `old-state`, `new-state` (strings), `reason` (string), `timestamp` (ms since
+ * the epoch, gint64), `peer-id` and `session-id`, and notifies #TourWebRTCBin:state.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 tourwebrtcbin role=attendee signaller::tour=demo \
+ *     signaller::language=en signaller::redis-url=redis://127.0.0.1:6379 \
+ *     ice-addresses=127.0.0.1 ! rtpopusdepay ! opusdec ! audioconvert ! autoaudiosink
+ * ]| Listens to the guide of channel demo/en (started with tourguidesink).
+ */
+#include "tourwebrtcbin.h"
+
+#include <array>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <gio/gio.h>
+#include <gst/sdp/sdp.h>
+#include <gst/webrtc/webrtc.h>
+
+#include "ice_buffer.h"
+#include "state_machine.h"
+#include "signaller-glue.h"
+#include "tourcast-enums.h"
+#include "tourcast-worker.h"
+#include "tourredissignaller.h"
+
+GST_DEBUG_CATEGORY_STATIC(tour_webrtc_bin_debug);
+#define GST_CAT_DEFAULT tour_webrtc_bin_debug
+
+using namespace tourcast;
+
+#define DEFAULT_ROLE TOUR_ROLE_ATTENDEE
+#define DEFAULT_LATENCY_MS 200
+#define DEFAULT_ICE_TCP FALSE
+#define DEFAULT_CANDIDATE_BUFFER 64
+#define OPUS_RTP_CAPS "application/x-rtp,media=audio,encoding-name=OPUS,clock-rate=48000"
+
+enum {
+  PROP_0,
+  PROP_ROLE,
+  PROP_SIGNALLER,
+  PROP_PEER_ID,
+  PROP_SESSION_ID,
+  PROP_STATE,
+  PROP_LATENCY,
+  PROP_ICE_ADDRESSES,
+  PROP_ICE_TCP,
+  PROP_TIMEOUT_FIRST, /* one property per state, in ConnectionState order */
+};
+
+namespace {
+
+struct TimeoutProperty {
+  ConnectionState state;
+  const char *name;
+  const char *nick;
+};
+
+/* Connected, failed and closed have no timeout. */
+constexpr std::array<TimeoutProperty, 6> kTimeoutProperties = {{
+    {ConnectionState::kInitializing, "initializing-timeout", "Initializing timeout"},
+    {ConnectionState::kSignaling, "signaling-timeout", "Signaling timeout"},
+    {ConnectionState::kIceGathering, "ice-gathering-timeout", "ICE gathering timeout"},
+    {ConnectionState::kIceExchange, "ice-exchange-timeout", "ICE exchange timeout"},
+    {ConnectionState::kConnecting, "connecting-timeout", "Connecting timeout"},
+    {ConnectionState::kReconnecting, "reconnecting-timeout", "Reconnecting timeout"},
+}};
+
+struct Transition {
+  bool happened = false;
+  StateTransition change;
+};
+
+}  // namespace
+
+struct TourWebRTCBinPrivate {
+  std::mutex lock;
+
+  /* settings */
+  TourRole role = DEFAULT_ROLE;
+  std::string peer_id;
+  std::string session_id;
+  guint latency_ms = DEFAULT_LATENCY_MS;
+  std::string ice_addresses;
+  bool ice_tcp = DEFAULT_ICE_TCP;
+  TourSignaller *signaller = nullptr;
+  bool signaller_shared = false;
+  bool signaller_started = false;
+  std::vector<gulong> signaller_handlers;
+
+  /* runtime */
+  GstElement *webrtc = nullptr;
+  ConnectionStateMachine machine{0};
+  IceCandidateBuffer remote_candidates{DEFAULT_CANDIDATE_BUFFER};
+  CandidateRetryQueue retries;
+  guint remote_media_count = 0;
+  bool negotiation_started = false;
+  bool gathering_complete = false;
+  bool ever_started = false;
+  bool running = false;
+  GMainContext *worker = nullptr;
+  GSource *timer = nullptr;
+  GstPad *src_ghost = nullptr;
+};
+
+struct _TourWebRTCBin {
+  GstBin parent;
+  TourWebRTCBinPrivate *priv;
+};
+
+static void tour_webrtc_bin_child_proxy_init(gpointer g_iface, gpointer iface_data);
+
+#define tour_webrtc_bin_parent_class parent_class
+G_DEFINE_TYPE_WITH_CODE(TourWebRTCBin, tour_webrtc_bin, GST_TYPE_BIN,
+                        G_IMPLEMENT_INTERFACE(GST_TYPE_CHILD_PROXY,
+                                              tour_webrtc_bin_child_proxy_init));
+GST_ELEMENT_REGISTER_DEFINE(tourwebrtcbin, "tourwebrtcbin", GST_RANK_NONE, TOUR_TYPE_WEBRTC_BIN);
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
+    "sink", GST_PAD_SINK, GST_PAD_REQUEST, GST_STATIC_CAPS(OPUS_RTP_CAPS));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
+    "src", GST_PAD_SRC, GST_PAD_SOMETIMES, GST_STATIC_CAPS(OPUS_RTP_CAPS));
+
+static GParamSpec *state_pspec = nullptr;
+
+/* ---------- state machine glue ---------- */
+
+static void schedule_timer_locked(TourWebRTCBin *self);
+static void apply_transition(TourWebRTCBin *self, const Transition &t);
+
+/* @advance: only move forward along the happy path (webrtcbin's events come
+ * in racy order); otherwise a direct transition that must be legal. */
+static void move_to(TourWebRTCBin *self, ConnectionState to, const std::string &reason,
+                    bool advance) {
+  TourWebRTCBinPrivate *priv = self->priv;
+  Transition t;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    if (!priv->running)
+      return;
+    std::string error;
+    if (advance) {
+      t.happened = priv->machine.advance_to(to, reason, tour_now_ms(), &t.change);
+    } else {
+      t.happened = priv->machine.transition(to, reason, tour_now_ms(), &t.change, &error);
+      if (!t.happened && priv->machine.state() != to)
+        GST_DEBUG_OBJECT(self, "%s", error.c_str());
+    }
+    if (t.happened)
+      schedule_timer_locked(self);
+  }
+  apply_transition(self, t);
+}
+
+static void run_cleanup(TourWebRTCBin *self, ConnectionState entered) {
+  TourWebRTCBinPrivate *priv = self->priv;
+  std::string peer, session;
+  TourSignaller *signaller = nullptr;
+  bool leave = false;
+  for (CleanupAction action : ConnectionStateMachine::cleanup_actions_for(entered)) {
+    switch (action) {
+      case CleanupAction::kCancelTimeout: {
+        std::lock_guard<std::mutex> guard(priv->lock);
+        if (priv->timer) {
+          g_source_destroy(priv->timer);
+          g_source_unref(priv->timer);
+          priv->timer = nullptr;
+        }
+        break;
+      }
+      case CleanupAction::kDiscardIceBuffer: {
+        std::lock_guard<std::mutex> guard(priv->lock);
+        priv->remote_candidates.clear();
+        priv->retries.clear();
+        break;
+      }
+      case CleanupAction::kClosePeerConnection:
+        /* The transports stop when the element leaves PLAYING; a failed peer
+         * is torn down by whoever owns this element. */
+        break;
+      case CleanupAction::kLeaveSignaling: {
+        std::lock_guard<std::mutex> guard(priv->lock);
+        leave = priv->signaller != nullptr;
+        if (leave) {
+          signaller = TOUR_SIGNALLER(g_object_ref(priv->signaller));
+          peer = priv->peer_id;
+          session = priv->session_id;
+        }
+        break;
+      }
+    }
+  }
+  if (leave) {
+    tour_signaller_end_session(signaller, peer.c_str(), session.c_str());
+    g_object_unref(signaller);
+  }
+}
+
+static void apply_transition(TourWebRTCBin *self, const Transition &t) {
+  if (!t.happened)
+    return;
+  TourWebRTCBinPrivate *priv = self->priv;
+  const StateTransition &c = t.change;
+  std::string peer, session;
+  TourSignaller *signaller = nullptr;
+  bool gathered, fail_is_error;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    peer = priv->peer_id;
+    session = priv->session_id;
+    gathered = priv->gathering_complete;
+    fail_is_error = !priv->signaller_shared;
+    if (priv->signaller)
+      signaller = TOUR_SIGNALLER(g_object_ref(priv->signaller));
+  }
+  GST_INFO_OBJECT(self, "%s -> %s (%s)", to_string(c.from), to_string(c.to), c.reason.c_str());
+  GstStructure *s = gst_structure_new(
+      "tourcast-state", "old-state", G_TYPE_STRING, to_string(c.from), "new-state", G_TYPE_STRING,
+      to_string(c.to), "reason", G_TYPE_STRING, c.reason.c_str(), "timestamp", G_TYPE_INT64,
+      (gint64)tour_epoch_ms(), "peer-id", G_TYPE_STRING, peer.c_str(), "session-id",
+      G_TYPE_STRING, session.c_str(), "by-timeout", G_TYPE_BOOLEAN, c.by_timeout, nullptr);
+  gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), s));
+  g_object_notify_by_pspec(G_OBJECT(self), state_pspec);
+  if (signaller && c.to != ConnectionState::kClosed)
+    tour_signaller_report_status(signaller, peer.c_str(), to_string(c.to), gathered);
+  if (signaller)
+    g_object_unref(signaller);
+  run_cleanup(self, c.to);
+  if (c.to == ConnectionState::kFailed && fail_is_error) {
+    GST_ELEMENT_ERROR(self, RESOURCE, FAILED,
+                      ("WebRTC connection to %s failed: %s", peer.empty() ? "the guide" :
+                       peer.c_str(), c.reason.c_str()),
+                      ("session %s", session.c_str()));
+  }
+}
+
+static gboolean on_state_timer(gpointer data) {
+  auto *self = static_cast<TourWebRTCBin *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
+  if (self == nullptr)
+    return G_SOURCE_REMOVE;
+  TourWebRTCBinPrivate *priv = self->priv;
+  Transition t;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    if (priv->timer) {
+      g_source_unref(priv->timer);
+      priv->timer = nullptr;
+    }
+    if (priv->running) {
+      t.happened = priv->machine.check_timeout(tour_now_ms(), &t.change);
+      schedule_timer_locked(self);
+    }
+  }
+  apply_transition(self, t);
+  gst_object_unref(self);
+  return G_SOURCE_REMOVE;
+}
+
+static void schedule_timer_locked(TourWebRTCBin *self) {
+  TourWebRTCBinPrivate *priv = self->priv;
+  if (priv->timer) {
+    g_source_destroy(priv->timer);
+    g_source_unref(priv->timer);
+    priv->timer = nullptr;
+  }
+  int64_t deadline = priv->machine.deadline_ms();
+  if (deadline < 0 || priv->worker == nullptr)
+    return;
+  int64_t wait = deadline - tour_now_ms();
+  priv->timer = g_timeout_source_new(wait > 0 ? (guint)wait : 0);
+  g_source_set_callback(priv->timer, on_state_timer, new_weak_ref(self), free_weak_ref);
+  g_source_attach(priv->timer, priv->worker);
+}
+
+/* ---------- candidates ---------- */
+
+static void flush_remote_candidates(TourWebRTCBin *self) {
+  TourWebRTCBinPrivate *priv = self->priv;
+  std::vector<BufferedCandidate> ready;
+  guint media_count;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    if (!priv->remote_candidates.ready())
+      return;
+    ready = priv->remote_candidates.take_ready();
+    auto due = priv->retries.take_due(tour_now_ms());
+    ready.insert(ready.end(), due.begin(), due.end());
+    media_count = priv->remote_media_count;
+  }
+  for (const auto &c : ready) {
+    if (c.mline >= media_count) {
+      /* webrtcbin 1.22 drops such a candidate with only a log line: keep it
+       * for a renegotiation that may add the media line, a bounded number of
+       * times. */
+      std::lock_guard<std::mutex> guard(priv->lock);
+      if (!priv->retries.record_failure(c, tour_now_ms()))
+        GST_WARNING_OBJECT(self, "gave up on candidate for media line %u: the remote "
+                           "description has %u", c.mline, media_count);
+      continue;
+    }
+    GST_LOG_OBJECT(self, "adding remote candidate %" G_GUINT64_FORMAT ": %s", c.sequence,
+                   c.candidate.c_str());
+    g_signal_emit_by_name(priv->webrtc, "add-ice-candidate", c.mline, c.candidate.c_str());
+  }
+}
+
+static void descriptions_changed(TourWebRTCBin *self, bool local, bool remote) {
+  TourWebRTCBinPrivate *priv = self->priv;
+  bool both;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    if (local)
+      priv->remote_candidates.set_local_description_set(true);
+    if (remote)
+      priv->remote_candidates.set_remote_description_set(true);
+    both = priv->remote_candidates.ready();
+  }
+  if (both) {
+    move_to(self, ConnectionState::kIceExchange, "offer and answer set", true);
+    flush_remote_candidates(self);
+  }
+}
+
+static void on_handle_ice(TourSignaller *, const gchar *peer_id, const gchar *session_id,
+                          guint mline, const gchar *candidate, gpointer data) {
+  auto *self = static_cast<TourWebRTCBin *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
+  if (self == nullptr)
+    return;
+  TourWebRTCBinPrivate *priv = self->priv;
+  bool ready = false;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    if (priv->running && priv->peer_id == peer_id && priv->session_id == session_id) {
+      uint32_t priority = 0;
+      parse_candidate_priority(candidate, &priority);
+      priv->remote_candidates.push(candidate, mline, priority, tour_now_ms());
+      ready = priv->remote_candidates.ready();
+    }
+  }
+  if (ready)
+    flush_remote_candidates(self);
+  gst_object_unref(self);
+}
+
+static void on_ice_candidate(GstElement *, guint mline, gchar *candidate, TourWebRTCBin *self) {
+  TourWebRTCBinPrivate *priv = self->priv;
+  TourSignaller *signaller = nullptr;
+  std::string peer, session;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    if (!priv->running || priv->signaller == nullptr)
+      return;
+    signaller = TOUR_SIGNALLER(g_object_ref(priv->signaller));
+    peer = priv->peer_id;
+    session = priv->session_id;
+  }
+  tour_signaller_add_ice(signaller, peer.c_str(), session.c_str(), mline, candidate);
+  g_object_unref(signaller);
+}
+
+/* ---------- negotiation ---------- */
+
+struct PromiseContext {
+  TourWebRTCBin *self;
+  GstWebRTCSDPType type;
+};
+
+static void promise_context_free(gpointer data) {
+  auto *ctx = static_cast<PromiseContext *>(data);
+  gst_object_unref(ctx->self);
+  delete ctx;
+}
+
+static GstPromise *new_promise(TourWebRTCBin *self, GstWebRTCSDPType type,
+                               GstPromiseChangeFunc func) {
+  auto *ctx = new PromiseContext{TOUR_WEBRTC_BIN(gst_object_ref(self)), type};
+  return gst_promise_new_with_change_func(func, ctx, promise_context_free);
+}
+
+static void fail_negotiation(TourWebRTCBin *self, const std::string &what,
+                             const GstStructure *reply) {
+  std::string detail = what;
+  GError *error = nullptr;
+  if (reply && gst_structure_get(reply, "error", G_TYPE_ERROR, &error, nullptr) && error) {
+    detail += ": ";
+    detail += error->message;
+    g_clear_error(&error);
+  }
+  move_to(self, ConnectionState::kFailed, detail, false);
+}
+
+static void send_local_description(TourWebRTCBin *self, GstWebRTCSessionDescription *desc) {
+  TourWebRTCBinPrivate *priv = self->priv;
+  TourSignaller *signaller = nullptr;
+  std::string peer, session;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    if (priv->signaller)
+      signaller = TOUR_SIGNALLER(g_object_ref(priv->signaller));
+    peer = priv->peer_id;
+    session = priv->session_id;
+  }
+  if (signaller == nullptr)
+    return;
+  tour_signaller_send_sdp(signaller, peer.c_str(), session.c_str(), desc);
+  g_object_unref(signaller);
+}
+
+static void on_local_description_set(GstPromise *promise, gpointer data) {
+  auto *ctx = static_cast<PromiseContext *>(data);
+  const GstStructure *reply = gst_promise_get_reply(promise);
+  if (gst_promise_wait(promise) != GST_PROMISE_RESULT_REPLIED ||
+      (reply && gst_structure_has_field(reply, "error"))) {
+    fail_negotiation(ctx->self, "setting the local description failed", reply);
+    gst_promise_unref(promise);
+    return;
+  }
+  gst_promise_unref(promise);
+  GstWebRTCSessionDescription *desc = nullptr;
+  g_object_get(ctx->self->priv->webrtc, "local-description", &desc, nullptr);
+  if (desc) {
+    send_local_description(ctx->self, desc);
+    gst_webrtc_session_description_free(desc);
+  }
+  descriptions_changed(ctx->self, true, false);
+}
+
+static void on_description_created(GstPromise *promise, gpointer data) {
+  auto *ctx = static_cast<PromiseContext *>(data);
+  TourWebRTCBin *self = ctx->self;
+  const char *field = ctx->type == GST_WEBRTC_SDP_TYPE_OFFER ? "offer" : "answer";
+  GstWebRTCSessionDescription *desc = nullptr;
+  const GstStructure *reply = nullptr;
+  if (gst_promise_wait(promise) == GST_PROMISE_RESULT_REPLIED)
+    reply = gst_promise_get_reply(promise);
+  if (reply)
+    gst_structure_get(reply, field, GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &desc, nullptr);
+  if (desc == nullptr) {
+    fail_negotiation(self, std::string("creating the ") + field + " failed", reply);
+    gst_promise_unref(promise);
+    return;
+  }
+  gst_promise_unref(promise);
+  GstPromise *set = new_promise(self, ctx->type, on_local_description_set);
+  g_signal_emit_by_name(self->priv->webrtc, "set-local-description", desc, set);
+  gst_webrtc_session_description_free(desc);
+}
+
+static void on_remote_description_set(GstPromise *promise, gpointer data) {
+  auto *ctx = static_cast<PromiseContext *>(data);
+  TourWebRTCBin *self = ctx->self;
+  const GstStructure *reply = gst_promise_get_reply(promise);
+  if (gst_promise_wait(promise) != GST_PROMISE_RESULT_REPLIED ||
+      (reply && gst_structure_has_field(reply, "error"))) {
+    fail_negotiation(self, "setting the remote description failed", reply);
+    gst_promise_unref(promise);
+    return;
+  }
+  gst_promise_unref(promise);
+  if (ctx->type == GST_WEBRTC_SDP_TYPE_OFFER) {
+    GstPromise *answer = new_promise(self, GST_WEBRTC_SDP_TYPE_ANSWER, on_description_created);
+    g_signal_emit_by_name(self->priv->webrtc, "create-answer", nullptr, answer);
+  }
+  descriptions_changed(self, false, true);
+}
+
+static void on_session_description(TourSignaller *, const gchar *peer_id,
+                                   const gchar *session_id, GstWebRTCSessionDescription *desc,
+                                   gpointer data) {
+  auto *self = static_cast<TourWebRTCBin *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
+  if (self == nullptr)
+    return;
+  TourWebRTCBinPrivate *priv = self->priv;
+  bool accept = false;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    if (priv->running) {
+      if (priv->role == TOUR_ROLE_ATTENDEE && desc->type == GST_WEBRTC_SDP_TYPE_OFFER) {
+        /* An attendee takes the first offer of its guide; a second session
+         * (the guide restarted) is for a new element. */
+        if (priv->session_id.empty() && (priv->peer_id.empty() || priv->peer_id == peer_id)) {
+          priv->session_id = session_id;
+          priv->peer_id = peer_id;
+          accept = true;
+        } else if (priv->session_id != session_id) {
+          GST_INFO_OBJECT(self, "ignoring offer of session %s: this element carries %s",
+                          session_id, priv->session_id.c_str());
+        }
+      } else if (priv->role == TOUR_ROLE_GUIDE && desc->type == GST_WEBRTC_SDP_TYPE_ANSWER) {
+        accept = priv->peer_id == peer_id && priv->session_id == session_id;
+      }
+      if (accept)
+        priv->remote_media_count = gst_sdp_message_medias_len(desc->sdp);
+    }
+  }
+  if (accept) {
+    if (desc->type == GST_WEBRTC_SDP_TYPE_OFFER)
+      g_object_notify(G_OBJECT(self), "session-id");
+    move_to(self, ConnectionState::kSignaling,
+            std::string("received ") +
+                (desc->type == GST_WEBRTC_SDP_TYPE_OFFER ? "offer" : "answer") + " from " +
+                peer_id,
+            true);
+    GstPromise *promise = new_promise(self, desc->type, on_remote_description_set);
+    g_signal_emit_by_name(priv->webrtc, "set-remote-description", desc, promise);
+  }
+  gst_object_unref(self);
+}
+
+static void start_offer(TourWebRTCBin *self) {
+  TourWebRTCBinPrivate *priv = self->priv;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    if (priv->negotiation_started || !priv->running)
+      return;
+    priv->negotiation_started = true;
+  }
+  move_to(self, ConnectionState::kSignaling, "sink caps known, creating offer", true);
+  GstPromise *promise = new_promise(self, GST_WEBRTC_SDP_TYPE_OFFER, on_description_created);
+  g_signal_emit_by_name(priv->webrtc, "create-offer", nullptr, promise);
+}
+
+/* create-offer before the sink pad has caps fails in webrtcbin 1.22, and a
+ * probe sees the caps event before the pad stores it: the probe only wakes
+ * the worker, which offers once webrtcbin's own pad reports the caps. */
+#define CAPS_POLL_MS 5
+
+static gboolean offer_when_caps_stored(gpointer data) {
+  auto *self = static_cast<TourWebRTCBin *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
+  if (self == nullptr)
+    return G_SOURCE_REMOVE;
+  gboolean again = G_SOURCE_REMOVE;
+  GstPad *ghost = gst_element_get_static_pad(GST_ELEMENT(self), "sink");
+  GstPad *target = ghost ? gst_ghost_pad_get_target(GST_GHOST_PAD(ghost)) : nullptr;
+  if (target && gst_pad_has_current_caps(target))
+    start_offer(self);
+  else if (target)
+    again = G_SOURCE_CONTINUE;
+  if (target)
+    gst_object_unref(target);
+  if (ghost)
+    gst_object_unref(ghost);
+  gst_object_unref(self);
+  return again;
+}
+
+static GstPadProbeReturn on_sink_event(GstPad *, GstPadProbeInfo *info, gpointer data) {
+  auto *self = TOUR_WEBRTC_BIN(data);
+  if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) != GST_EVENT_CAPS)
+    return GST_PAD_PROBE_OK;
+  GMainContext *worker;
+  {
+    std::lock_guard<std::mutex> guard(self->priv->lock);
+    worker = self->priv->worker;
+  }
+  if (worker) {
+    GSource *poll = g_timeout_source_new(CAPS_POLL_MS);
+    g_source_set_callback(poll, offer_when_caps_stored, new_weak_ref(self), free_weak_ref);
+    g_source_attach(poll, worker);
+    g_source_unref(poll);
+  }
+  return GST_PAD_PROBE_REMOVE;
+}
+
+/* ---------- webrtcbin notifications ---------- */
+
+static void on_ice_gathering_state(GstElement *webrtc, GParamSpec *, TourWebRTCBin *self) {
+  GstWebRTCICEGatheringState state;
+  g_object_get(webrtc, "ice-gathering-state", &state, nullptr);
+  if (state == GST_WEBRTC_ICE_GATHERING_STATE_GATHERING) {
+    move_to(self, ConnectionState::kIceGathering, "gathering local candidates", true);
+  } else if (state == GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE) {
+    std::lock_guard<std::mutex> guard(self->priv->lock);
+    self->priv->gathering_complete = true;
+  }
+}
+
+static void on_ice_connection_state(GstElement *webrtc, GParamSpec *, TourWebRTCBin *self) {
+  GstWebRTCICEConnectionState state;
+  g_object_get(webrtc, "ice-connection-state", &state, nullptr);
+  ConnectionState current;
+  {
+    std::lock_guard<std::mutex> guard(self->priv->lock);
+    current = self->priv->machine.state();
+  }
+  switch (state) {
+    case GST_WEBRTC_ICE_CONNECTION_STATE_CHECKING:
+      move_to(self, ConnectionState::kConnecting, "ICE connectivity checks running", true);
+      break;
+    case GST_WEBRTC_ICE_CONNECTION_STATE_DISCONNECTED:
+      if (current == ConnectionState::kConnected)
+        move_to(self, ConnectionState::kReconnecting, "ICE disconnected", false);
+      break;
+    case GST_WEBRTC_ICE_CONNECTION_STATE_FAILED:
+      move_to(self, ConnectionState::kFailed, "ICE failed: no candidate pair works", false);
+      break;
+    default:
+      break;
+  }
+}
+
+static void on_connection_state(GstElement *webrtc, GParamSpec *, TourWebRTCBin *self) {
+  GstWebRTCPeerConnectionState state;
+  g_object_get(webrtc, "connection-state", &state, nullptr);
+  ConnectionState current;
+  {
+    std::lock_guard<std::mutex> guard(self->priv->lock);
+    current = self->priv->machine.state();
+  }
+  if (state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED) {
+    if (current == ConnectionState::kReconnecting)
+      move_to(self, ConnectionState::kConnected, "connection restored", false);
+    else
+      move_to(self, ConnectionState::kConnected, "ICE and DTLS connected", true);
+  } else if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
+    move_to(self, ConnectionState::kFailed, "peer connection failed (ICE or DTLS)", false);
+  }
+}
+
+static void on_webrtc_pad_added(GstElement *, GstPad *pad, TourWebRTCBin *self) {
+  if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC)
+    return;
+  TourWebRTCBinPrivate *priv = self->priv;
+  GstPad *ghost = gst_ghost_pad_new_from_template(
+      "src", pad, gst_static_pad_template_get(&src_template));
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    if (priv->src_ghost) {
+      GST_WARNING_OBJECT(self, "ignoring a second received stream on %s", GST_PAD_NAME(pad));
+      gst_object_unref(ghost);
+      return;
+    }
+    priv->src_ghost = ghost;
+  }
+  gst_pad_set_active(ghost, TRUE);
+  gst_element_add_pad(GST_ELEMENT(self), ghost);
+}
+
+/* ---------- signaller ---------- */
+
+static void disconnect_signaller_locked(TourWebRTCBin *self) {
+  TourWebRTCBinPrivate *priv = self->priv;
+  for (gulong id : priv->signaller_handlers)
+    g_signal_handler_disconnect(priv->signaller, id);
+  priv->signaller_handlers.clear();
+}
+
+static void connect_signaller_locked(TourWebRTCBin *self) {
+  TourWebRTCBinPrivate *priv = self->priv;
+  priv->signaller_handlers.push_back(connect_weak(
+      priv->signaller, "session-description", G_CALLBACK(on_session_description), self));
+  priv->signaller_handlers.push_back(
+      connect_weak(priv->signaller, "handle-ice", G_CALLBACK(on_handle_ice), self));
+}
+
+static void set_signaller(TourWebRTCBin *self, TourSignaller *signaller, bool shared) {
+  TourWebRTCBinPrivate *priv = self->priv;
+  std::lock_guard<std::mutex> guard(priv->lock);
+  if (priv->signaller) {
+    disconnect_signaller_locked(self);
+    g_object_unref(priv->signaller);
+  }
+  priv->signaller = signaller ? TOUR_SIGNALLER(g_object_ref(signaller)) : nullptr;
+  priv->signaller_shared = shared;
+  if (priv->signaller) {
+    connect_signaller_locked(self);
+    if (!shared) {
+      auto problems = forward_signaller_problems(priv->signaller, GST_ELEMENT(self));
+      priv->signaller_handlers.insert(priv->signaller_handlers.end(), problems.begin(),
+                                      problems.end());
+    }
+  }
+}
+
+void tour_webrtc_bin_set_shared_signaller(TourWebRTCBin *self, TourSignaller *signaller) {
+  g_return_if_fail(TOUR_IS_WEBRTC_BIN(self));
+  set_signaller(self, signaller, true);
+}
+
+/* ---------- ICE agent configuration ---------- */
+
+static bool configure_ice(TourWebRTCBin *self) {
+  TourWebRTCBinPrivate *priv = self->priv;
+  std::string addresses;
+  bool tcp;
+  guint latency;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    addresses = priv->ice_addresses;
+    tcp = priv->ice_tcp;
+    latency = priv->latency_ms;
+  }
+  g_object_set(priv->webrtc, "latency", latency, nullptr);
+  GObject *ice = nullptr;
+  g_object_get(priv->webrtc, "ice-agent", &ice, nullptr);
+  if (ice == nullptr)
+    return true;
+  if (g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "ice-tcp"))
+    g_object_set(ice, "ice-tcp", tcp ? TRUE : FALSE, nullptr);
+  /* libnice probes UPnP by default: slow, noisy, and useless to a guide. */
+  if (g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "agent")) {
+    GObject *agent = nullptr;
+    g_object_get(ice, "agent", &agent, nullptr);
+    if (agent) {
+      g_object_set(agent, "upnp", FALSE, nullptr);
+      g_object_unref(agent);
+    }
+  }
+  bool ok = true;
+  gchar **parts = g_strsplit(addresses.c_str(), ",", -1);
+  for (gchar **p = parts; *p; p++) {
+    g_strstrip(*p);
+    if (**p == '\0')
+      continue;
+    GInetAddress *parsed = g_inet_address_new_from_string(*p);
+    gboolean added = FALSE;
+    if (parsed) {
+      g_object_unref(parsed);
+      g_signal_emit_by_name(ice, "add-local-ip-address", *p, &added);
+    }
+    if (!added) {
+      GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
+                        ("ice-addresses: \"%s\" is not a usable IP address of this machine", *p),
+                        ("ice-addresses=%s", addresses.c_str()));
+      ok = false;
+      break;
+    }
+  }
+  g_strfreev(parts);
+  g_object_unref(ice);
+  return ok;
+}
+
+/* ---------- element ---------- */
+
+static GstPad *tour_webrtc_bin_request_new_pad(GstElement *element, GstPadTemplate *templ,
+                                               const gchar *, const GstCaps *) {
+  auto *self = TOUR_WEBRTC_BIN(element);
+  TourWebRTCBinPrivate *priv = self->priv;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    if (priv->role != TOUR_ROLE_GUIDE) {
+      GST_ELEMENT_ERROR(self, CORE, PAD,
+                        ("tourwebrtcbin takes audio only as a guide (role=guide)"), (nullptr));
+      return nullptr;
+    }
+  }
+  GstPad *existing = gst_element_get_static_pad(element, "sink");
+  if (existing) {
+    gst_object_unref(existing);
+    GST_ERROR_OBJECT(self, "only one sink pad: a tourwebrtcbin carries one audio stream");
+    return nullptr;
+  }
+  GstPad *webrtc_sink = gst_element_request_pad_simple(priv->webrtc, "sink_%u");
+  if (webrtc_sink == nullptr)
+    return nullptr;
+  GstWebRTCRTPTransceiver *transceiver = nullptr;
+  g_object_get(webrtc_sink, "transceiver", &transceiver, nullptr);
+  if (transceiver) {
+    g_object_set(transceiver, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
+                 nullptr);
+    gst_object_unref(transceiver);
+  }
+  GstPad *ghost = gst_ghost_pad_new_from_template("sink", webrtc_sink, templ);
+  gst_object_unref(webrtc_sink);
+  gst_pad_add_probe(ghost, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_sink_event, self, nullptr);
+  gst_pad_set_active(ghost, TRUE);
+  gst_element_add_pad(element, ghost);
+  return ghost;
+}
+
+static void tour_webrtc_bin_release_pad(GstElement *element, GstPad *pad) {
+  auto *self = TOUR_WEBRTC_BIN(element);
+  GstPad *target = gst_ghost_pad_get_target(GST_GHOST_PAD(pad));
+  gst_element_remove_pad(element, pad);
+  if (target) {
+    gst_element_release_request_pad(self->priv->webrtc, target);
+    gst_object_unref(target);
+  }
+}
+
+static bool start(TourWebRTCBin *self) {
+  TourWebRTCBinPrivate *priv = self->priv;
+  TourSignaller *to_start = nullptr;
+  TourRole role;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    if (priv->ever_started) {
+      GST_ELEMENT_ERROR(self, CORE, STATE_CHANGE,
+                        ("a tourwebrtcbin carries one peer connection and cannot start again "
+                         "once it closed; create a new element"),
+                        (nullptr));
+      return false;
+    }
+    if (priv->signaller == nullptr) {
+      GST_ELEMENT_ERROR(self, CORE, MISSING_PLUGIN, ("no signaller set"), (nullptr));
+      return false;
+    }
+    priv->ever_started = true;
+    priv->running = true;
+    priv->worker = tour_worker_acquire();
+    ConnectionStateMachine fresh(tour_now_ms());
+    for (const TimeoutProperty &p : kTimeoutProperties)
+      fresh.set_timeout_ms(p.state, priv->machine.timeout_ms(p.state));
+    priv->machine = fresh;
+    if (!priv->signaller_shared)
+      to_start = TOUR_SIGNALLER(g_object_ref(priv->signaller));
+    role = priv->role;
+    schedule_timer_locked(self);
+  }
+  if (to_start)
+    g_object_set(to_start, "role", role, nullptr);
+  if (!configure_ice(self)) {
+    g_clear_object(&to_start);
+    return false;
+  }
+  if (role == TOUR_ROLE_ATTENDEE) {
+    /* Without a matching transceiver webrtcbin answers anyway but warns. */
+    GstCaps *caps = gst_caps_from_string(OPUS_RTP_CAPS);
+    GstWebRTCRTPTransceiver *transceiver = nullptr;
+    g_signal_emit_by_name(priv->webrtc, "add-transceiver",
+                          GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, caps, &transceiver);
+    gst_caps_unref(caps);
+    if (transceiver)
+      gst_object_unref(transceiver);
+  }
+  if (to_start) {
+    GError *error = nullptr;
+    gboolean ok = tour_signaller_start(to_start, &error);
+    g_object_unref(to_start);
+    if (!ok) {
+      GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("%s", error->message), (nullptr));
+      g_clear_error(&error);
+      return false;
+    }
+    std::lock_guard<std::mutex> guard(priv->lock);
+    priv->signaller_started = true;
+  }
+  return true;
+}
+
+static void stop(TourWebRTCBin *self) {
+  TourWebRTCBinPrivate *priv = self->priv;
+  move_to(self, ConnectionState::kClosed, "element stopped", false);
+  TourSignaller *to_stop = nullptr;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    priv->running = false;
+    if (priv->timer) {
+      g_source_destroy(priv->timer);
+      g_source_unref(priv->timer);
+      priv->timer = nullptr;
+    }
+    if (priv->signaller_started) {
+      to_stop = TOUR_SIGNALLER(g_object_ref(priv->signaller));
+      priv->signaller_started = false;
+    }
+  }
+  if (to_stop) {
+    tour_signaller_stop(to_stop);
+    g_object_unref(to_stop);
+  }
+  std::lock_guard<std::mutex> guard(priv->lock);
+  if (priv->worker) {
+    priv->worker = nullptr;
+    tour_worker_release();
+  }
+}
+
+static GstStateChangeReturn tour_webrtc_bin_change_state(GstElement *element,
+                                                         GstStateChange transition) {
+  auto *self = TOUR_WEBRTC_BIN(element);
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && !start(self))
+    return GST_STATE_CHANGE_FAILURE;
+  GstStateChangeReturn ret = GST_ELEMENT_CLASS(parent_class)->change_state(element, transition);
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+    stop(self);
+  return ret;
+}
+
+static void tour_webrtc_bin_init(TourWebRTCBin *self) {
+  self->priv = new TourWebRTCBinPrivate();
+  TourWebRTCBinPrivate *priv = self->priv;
+  priv->webrtc = gst_element_factory_make("webrtcbin", "webrtcbin");
+  g_assert(priv->webrtc != nullptr);
+  g_object_set(priv->webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, nullptr);
+  gst_bin_add(GST_BIN(self), priv->webrtc);
+  g_signal_connect(priv->webrtc, "on-ice-candidate", G_CALLBACK(on_ice_candidate), self);
+  g_signal_connect(priv->webrtc, "notify::ice-gathering-state",
+                   G_CALLBACK(on_ice_gathering_state), self);
+  g_signal_connect(priv->webrtc, "notify::ice-connection-state",
+                   G_CALLBACK(on_ice_connection_state), self);
+  g_signal_connect(priv->webrtc, "notify::connection-state", G_CALLBACK(on_connection_state),
+                   self);
+  g_signal_connect(priv->webrtc, "pad-added", G_CALLBACK(on_webrtc_pad_added), self);
+}
+
+static void tour_webrtc_bin_dispose(GObject *object) {
+  auto *self = TOUR_WEBRTC_BIN(object);
+  TourWebRTCBinPrivate *priv = self->priv;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    if (priv->signaller) {
+      disconnect_signaller_locked(self);
+      g_clear_object(&priv->signaller);
+    }
+  }
+  G_OBJECT_CLASS(parent_class)->dispose(object);
+}
+
+static void tour_webrtc_bin_finalize(GObject *object) {
+  delete TOUR_WEBRTC_BIN(object)->priv;
+  G_OBJECT_CLASS(parent_class)->finalize(object);
+}
+
+static void tour_webrtc_bin_set_property(GObject *object, guint prop_id, const GValue *value,
+                                         GParamSpec *pspec) {
+  auto *self = TOUR_WEBRTC_BIN(object);
+  TourWebRTCBinPrivate *priv = self->priv;
+  if (prop_id == PROP_SIGNALLER) {
+    set_signaller(self, TOUR_SIGNALLER(g_value_get_object(value)), false);
+    return;
+  }
+  std::lock_guard<std::mutex> guard(priv->lock);
+  switch (prop_id) {
+    case PROP_ROLE:
+      priv->role = (TourRole)g_value_get_enum(value);
+      break;
+    case PROP_PEER_ID:
+      priv->peer_id = g_value_get_string(value) ? g_value_get_string(value) : "";
+      break;
+    case PROP_SESSION_ID:
+      priv->session_id = g_value_get_string(value) ? g_value_get_string(value) : "";
+      break;
+    case PROP_LATENCY:
+      priv->latency_ms = g_value_get_uint(value);
+      g_object_set(priv->webrtc, "latency", priv->latency_ms, nullptr);
+      break;
+    case PROP_ICE_ADDRESSES:
+      priv->ice_addresses = g_value_get_string(value) ? g_value_get_string(value) : "";
+      break;
+    case PROP_ICE_TCP:
+      priv->ice_tcp = g_value_get_boolean(value);
+      break;
+    default:
+      if (prop_id >= PROP_TIMEOUT_FIRST && prop_id < PROP_TIMEOUT_FIRST + kTimeoutProperties.size()) {
+        priv->machine.set_timeout_ms(kTimeoutProperties[prop_id - PROP_TIMEOUT_FIRST].state,
+                                     g_value_get_uint(value));
+        schedule_timer_locked(self);
+        break;
+      }
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+  }
+}
+
+static void tour_webrtc_bin_get_property(GObject *object, guint prop_id, GValue *value,
+                                         GParamSpec *pspec) {
+  auto *self = TOUR_WEBRTC_BIN(object);
+  TourWebRTCBinPrivate *priv = self->priv;
+  std::lock_guard<std::mutex> guard(priv->lock);
+  switch (prop_id) {
+    case PROP_ROLE:
+      g_value_set_enum(value, priv->role);
+      break;
+    case PROP_SIGNALLER:
+      g_value_set_object(value, priv->signaller);
+      break;
+    case PROP_PEER_ID:
+      g_value_set_string(value, priv->peer_id.empty() ? nullptr : priv->peer_id.c_str());
+      break;
+    case PROP_SESSION_ID:
+      g_value_set_string(value, priv->session_id.empty() ? nullptr : priv->session_id.c_str());
+      break;
+    case PROP_STATE:
+      g_value_set_enum(value, (gint)priv->machine.state());
+      break;
+    case PROP_LATENCY:
+      g_value_set_uint(value, priv->latency_ms);
+      break;
+    case PROP_ICE_ADDRESSES:
+      g_value_set_string(value, priv->ice_addresses.empty() ? nullptr :
+                                                              priv->ice_addresses.c_str());
+      break;
+    case PROP_ICE_TCP:
+      g_value_set_boolean(value, priv->ice_tcp);
+      break;
+    default:
+      if (prop_id >= PROP_TIMEOUT_FIRST && prop_id < PROP_TIMEOUT_FIRST + kTimeoutProperties.size()) {
+        g_value_set_uint(value, (guint)priv->machine.timeout_ms(
+                                    kTimeoutProperties[prop_id - PROP_TIMEOUT_FIRST].state));
+        break;
+      }
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+  }
+}
+
+/* GstChildProxy: "signaller::tour=..." on a gst-launch line. */
+static GObject *child_proxy_get_child_by_name(GstChildProxy *proxy, const gchar *name) {
+  auto *self = TOUR_WEBRTC_BIN(proxy);
+  if (g_strcmp0(name, "signaller") == 0) {
+    std::lock_guard<std::mutex> guard(self->priv->lock);
+    return self->priv->signaller ? G_OBJECT(g_object_ref(self->priv->signaller)) : nullptr;
+  }
+  GstChildProxyInterface *parent_iface = static_cast<GstChildProxyInterface *>(
+      g_type_interface_peek_parent(GST_CHILD_PROXY_GET_INTERFACE(proxy)));
+  return parent_iface->get_child_by_name(proxy, name);
+}
+
+static void tour_webrtc_bin_child_proxy_init(gpointer g_iface, gpointer) {
+  auto *iface = static_cast<GstChildProxyInterface *>(g_iface);
+  iface->get_child_by_name = child_proxy_get_child_by_name;
+}
+
+static void tour_webrtc_bin_constructed(GObject *object) {
+  G_OBJECT_CLASS(parent_class)->constructed(object);
+  auto *self = TOUR_WEBRTC_BIN(object);
+  if (self->priv->signaller == nullptr) {
+    GObject *signaller = G_OBJECT(g_object_new(TOUR_TYPE_REDIS_SIGNALLER, nullptr));
+    set_signaller(self, TOUR_SIGNALLER(signaller), false);
+    g_object_unref(signaller);
+  }
+}
+
+static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
+  GObjectClass *gobject_class = G_OBJECT_CLASS(klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS(klass);
+
+  GST_DEBUG_CATEGORY_INIT(tour_webrtc_bin_debug, "tourwebrtcbin", 0,
+                          "tourcast WebRTC peer connection");
+
+  gobject_class->constructed = tour_webrtc_bin_constructed;
+  gobject_class->dispose = tour_webrtc_bin_dispose;
+  gobject_class->finalize = tour_webrtc_bin_finalize;
+  gobject_class->set_property = tour_webrtc_bin_set_property;
+  gobject_class->get_property = tour_webrtc_bin_get_property;
+  element_class->change_state = tour_webrtc_bin_change_state;
+  element_class->request_new_pad = tour_webrtc_bin_request_new_pad;
+  element_class->release_pad = tour_webrtc_bin_release_pad;
+
+  const auto ready_flags = (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                         GST_PARAM_MUTABLE_READY);
+  g_object_class_install_property(
+      gobject_class, PROP_ROLE,
+      g_param_spec_enum("role", "Role",
+                        "guide: offer the audio on the sink pad to peer-id; attendee: answer "
+                        "the guide's offer and expose its audio on the src pad",
+                        TOUR_TYPE_ROLE, DEFAULT_ROLE, ready_flags));
+  g_object_class_install_property(
+      gobject_class, PROP_SIGNALLER,
+      g_param_spec_object("signaller", "Signaller",
+                          "The TourSignaller carrying offers, answers and candidates "
+                          "(default: a tourredissignaller, configurable as signaller::prop)",
+                          TOUR_TYPE_SIGNALLER, ready_flags));
+  g_object_class_install_property(
+      gobject_class, PROP_PEER_ID,
+      g_param_spec_string("peer-id", "Peer id",
+                          "The remote participant: the attendee for a guide; for an attendee, "
+                          "NULL accepts the channel's guide",
+                          nullptr, ready_flags));
+  g_object_class_install_property(
+      gobject_class, PROP_SESSION_ID,
+      g_param_spec_string("session-id", "Session id",
+                          "Id of this peer connection, chosen by the guide and adopted from its "
+                          "offer by the attendee",
+                          nullptr, ready_flags));
+  state_pspec = g_param_spec_enum(
+      "state", "State", "Connection state (the seed's 9-state machine)",
+      TOUR_TYPE_CONNECTION_STATE, TOUR_CONNECTION_STATE_INITIALIZING,
+      (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property(gobject_class, PROP_STATE, state_pspec);
+  g_object_class_install_property(
+      gobject_class, PROP_LATENCY,
+      g_param_spec_uint("latency", "Latency",
+                        "Receive jitterbuffer latency in milliseconds (webrtcbin's latency)", 0,
+                        10000, DEFAULT_LATENCY_MS, ready_flags));
+  g_object_class_install_property(
+      gobject_class, PROP_ICE_ADDRESSES,
+      g_param_spec_string("ice-addresses", "ICE addresses",
+                          "Comma-separated local IP addresses ICE may use (e.g. 127.0.0.1); "
+                          "NULL lets libnice use every non-loopback interface",
+                          nullptr, ready_flags));
+  g_object_class_install_property(
+      gobject_class, PROP_ICE_TCP,
+      g_param_spec_boolean("ice-tcp", "ICE TCP", "Also gather TCP candidates", DEFAULT_ICE_TCP,
+                           ready_flags));
+  ConnectionStateMachine defaults(0);
+  for (size_t i = 0; i < kTimeoutProperties.size(); i++) {
+    const TimeoutProperty &p = kTimeoutProperties[i];
+    gchar *blurb = g_strdup_printf(
+        "Milliseconds the connection may stay %s before it moves to %s (0 = no limit)",
+        to_string(p.state), to_string(ConnectionStateMachine::timeout_target(p.state)));
+    g_object_class_install_property(
+        gobject_class, PROP_TIMEOUT_FIRST + i,
+        g_param_spec_uint(p.name, p.nick, blurb, 0, 3600000,
+                          (guint)defaults.timeout_ms(p.state),
+                          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_NAME |
+                                        G_PARAM_STATIC_NICK | GST_PARAM_MUTABLE_PLAYING)));
+    g_free(blurb);
+  }
+
+  gst_element_class_add_static_pad_template(element_class, &sink_template);
+  gst_element_class_add_static_pad_template(element_class, &src_template);
+  gst_element_class_set_static_metadata(
+      element_class, "tourcast WebRTC peer", "Network/WebRTC/Bin",
+      "One WebRTC audio peer connection with the tourcast state machine, ICE candidate "
+      "buffering and Redis signaling",
+      "tourcast developers");
+  gst_type_mark_as_plugin_api(TOUR_TYPE_ROLE, (GstPluginAPIFlags)0);
+  gst_type_mark_as_plugin_api(TOUR_TYPE_CONNECTION_STATE, (GstPluginAPIFlags)0);
+}

@@ -1,0 +1,117 @@
+/* Media end to end: guides' tones reach their own channel's attendees.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "e2e_util.h"
+
+using namespace tourcast::test;
+
+namespace {
+
+constexpr int kConnectMs = 20000;
+constexpr int kWindowMs = 500;
+constexpr double kLevelFloorDbfs = -20;  // the guides send a sine at volume 0.5 (-9 dBFS)
+
+struct Listener {
+  std::unique_ptr<Pipeline> pipeline;
+  std::unique_ptr<ToneMeter> meter;
+};
+
+Listener listen(const std::string &name, const std::string &tour, const std::string &language,
+                const std::string &url) {
+  Listener l;
+  l.pipeline = std::make_unique<Pipeline>(attendee_description(name, tour, language, url));
+  EXPECT_TRUE(l.pipeline->ok()) << l.pipeline->parse_error();
+  l.meter = std::make_unique<ToneMeter>(l.pipeline->get((name + "_out").c_str()));
+  EXPECT_NE(l.pipeline->play(), GST_STATE_CHANGE_FAILURE);
+  return l;
+}
+
+void expect_hears(const Listener &l, double frequency, double other, const std::string &who) {
+  ASSERT_TRUE(l.pipeline->wait_element_message("tourcast-first-audio", kConnectMs))
+      << who << " heard nothing; errors: " << testing::PrintToString(l.pipeline->errors());
+  /* Let a full analysis window of steady audio arrive after the first. */
+  ASSERT_TRUE(wait_until([&] { return l.meter->sample_count() >= 48 * 1500; }, kConnectMs))
+      << who << " got " << l.meter->sample_count() << " samples";
+  double level = l.meter->level_dbfs(kWindowMs);
+  double own = l.meter->tone_share(frequency, kWindowMs);
+  double foreign = l.meter->tone_share(other, kWindowMs);
+  EXPECT_GT(level, kLevelFloorDbfs) << who;
+  EXPECT_GT(own, 0.8) << who << " does not hear " << frequency << " Hz";
+  EXPECT_LT(foreign, 0.05) << who << " hears " << other << " Hz";
+}
+
+}  // namespace
+
+TEST(Channels, TwoLanguagesEachHearTheirOwnGuide) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.error();
+  Pipeline guide_en(guide_description("guide", "museum", "en", 440, redis.url()));
+  Pipeline guide_fr(guide_description("guide", "museum", "fr", 880, redis.url()));
+  ASSERT_TRUE(guide_en.ok() && guide_fr.ok());
+  ASSERT_NE(guide_en.play(), GST_STATE_CHANGE_FAILURE);
+  ASSERT_NE(guide_fr.play(), GST_STATE_CHANGE_FAILURE);
+
+  Listener en1 = listen("en1", "museum", "en", redis.url());
+  Listener en2 = listen("en2", "museum", "en", redis.url());
+  Listener fr1 = listen("fr1", "museum", "fr", redis.url());
+  Listener fr2 = listen("fr2", "museum", "fr", redis.url());
+
+  expect_hears(en1, 440, 880, "en1");
+  expect_hears(en2, 440, 880, "en2");
+  expect_hears(fr1, 880, 440, "fr1");
+  expect_hears(fr2, 880, 440, "fr2");
+
+  guint en_count = 0, fr_count = 0;
+  g_object_get(guide_en.get("guide"), "attendee-count", &en_count, nullptr);
+  g_object_get(guide_fr.get("guide"), "attendee-count", &fr_count, nullptr);
+  EXPECT_EQ(en_count, 2u);
+  EXPECT_EQ(fr_count, 2u);
+  for (const Listener *l : {&en1, &en2, &fr1, &fr2})
+    EXPECT_TRUE(l->pipeline->errors().empty()) << testing::PrintToString(l->pipeline->errors());
+  EXPECT_TRUE(guide_en.errors().empty()) << testing::PrintToString(guide_en.errors());
+}
+
+TEST(Channels, AttendeesRegisteredBeforeTheGuideConnect) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.error();
+  RedisClient client(redis.port());
+  Listener a1 = listen("early1", "walk", "de", redis.url() );
+  Listener a2 = listen("early2", "walk", "de", redis.url());
+
+  /* Both attendees wait with a placeholder offer and no guide. */
+  ASSERT_TRUE(wait_until([&] { return client.scan("webrtc:offer:walk:de:*").size() == 2; }, 10000));
+  for (const auto &key : client.scan("webrtc:offer:walk:de:*")) {
+    auto value = client.get(key);
+    ASSERT_TRUE(value.has_value());
+    EXPECT_NE(value->find("\"placeholder\":true"), std::string::npos) << *value;
+  }
+  EXPECT_FALSE(a1.pipeline->find_element_message("tourcast-first-audio"));
+
+  Pipeline guide(guide_description("guide", "walk", "de", 440, redis.url()));
+  ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
+  expect_hears(a1, 440, 880, "early1");
+  expect_hears(a2, 440, 880, "early2");
+
+  /* The guide's offers replaced exactly those placeholders. */
+  auto replaced = [](const GstStructure *s) {
+    gboolean r = FALSE;
+    return gst_structure_get_boolean(s, "placeholder-replaced", &r) && r;
+  };
+  ASSERT_TRUE(guide.wait_element_message("tourcast-offer-stored", 5000, replaced));
+  int replaced_count = 0;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        replaced_count = 0;
+        for (const auto &key : client.scan("webrtc:offer:walk:de:*")) {
+          auto value = client.get(key);
+          replaced_count += value && value->find("\"placeholder\":false") != std::string::npos;
+        }
+        return replaced_count == 2;
+      },
+      5000))
+      << replaced_count;
+}

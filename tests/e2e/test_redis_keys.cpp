@@ -1,0 +1,192 @@
+/* What tourcast writes to Redis, and what happens when participants go.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "e2e_util.h"
+#include "redis_schema.h"
+
+using namespace tourcast;
+using namespace tourcast::test;
+
+namespace {
+
+constexpr int kConnectMs = 20000;
+
+guint attendee_count(const Pipeline &guide) {
+  guint count = 0;
+  g_object_get(guide.get("guide"), "attendee-count", &count, nullptr);
+  return count;
+}
+
+/* An attendee in a process of its own, so the test can kill it without a
+ * goodbye. */
+class AttendeeProcess {
+ public:
+  AttendeeProcess(const std::string &tour, const std::string &language, const std::string &url,
+                  const std::string &id) {
+    std::string description = "tourattendeesrc tour=" + tour + " language=" + language +
+                              " redis-url=" + url + " participant-id=" + id +
+                              " ice-addresses=" + attendee_address() +
+                              " heartbeat-interval=500 ! fakesink";
+    gchar **argv = nullptr;
+    std::string command = "gst-launch-1.0 -q " + description;
+    g_shell_parse_argv(command.c_str(), nullptr, &argv, nullptr);
+    GError *error = nullptr;
+    g_spawn_async(nullptr, argv, nullptr, (GSpawnFlags)(G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD),
+                  nullptr, nullptr, &pid_, &error);
+    g_strfreev(argv);
+    if (error) {
+      ADD_FAILURE() << error->message;
+      g_clear_error(&error);
+      pid_ = 0;
+    }
+  }
+  ~AttendeeProcess() { kill_now(); }
+  void kill_now() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+      pid_ = 0;
+    }
+  }
+
+ private:
+  GPid pid_ = 0;
+};
+
+CoordinationState coordination(RedisClient &client, const std::string &tour,
+                               const std::string &language) {
+  CoordinationState state;
+  auto raw = client.get(coordination_key(tour, language));
+  std::string error;
+  if (!raw || !decode_coordination(*raw, &state, &error))
+    ADD_FAILURE() << "coordination: " << (raw ? *raw : "(missing)") << " " << error;
+  return state;
+}
+
+}  // namespace
+
+TEST(RedisKeys, CoordinationParticipantsAndExpiry) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.error();
+  RedisClient client(redis.port());
+  Pipeline guide(guide_description("guide", "castle", "it", 440, redis.url()));
+  ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
+  Pipeline stayer(attendee_description("stayer", "castle", "it", redis.url(),
+                                       "participant-id=stayer"));
+  ASSERT_NE(stayer.play(), GST_STATE_CHANGE_FAILURE);
+  AttendeeProcess walker("castle", "it", redis.url(), "walker");
+
+  ASSERT_TRUE(wait_until([&] { return attendee_count(guide) == 2; }, kConnectMs));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        CoordinationState c = coordination(client, "castle", "it");
+        return c.attendees.count("walker") && c.attendees["walker"].connected &&
+               c.attendees.count("stayer") && c.attendees["stayer"].connected &&
+               c.guide.connected;
+      },
+      kConnectMs))
+      << client.get(coordination_key("castle", "it")).value_or("(none)");
+
+  CoordinationState c = coordination(client, "castle", "it");
+  EXPECT_TRUE(c.guide_ready);
+  EXPECT_TRUE(c.attendee_ready);
+  EXPECT_TRUE(c.ice_exchange_started);
+  EXPECT_EQ(c.phase, ConnectionPhase::kConnected);
+  EXPECT_GT(c.last_heartbeat, 0);
+
+  /* Participant records: the guide and both attendees, expiring after three
+   * missed heartbeats of 500 ms. */
+  for (const char *id : {"guide", "stayer", "walker"}) {
+    std::string key = participant_key("castle", "it", id);
+    auto raw = client.get(key);
+    ASSERT_TRUE(raw.has_value()) << key;
+    ParticipantRecord record;
+    std::string error;
+    ASSERT_TRUE(decode_participant(*raw, &record, &error)) << error;
+    EXPECT_EQ(record.id, id);
+    EXPECT_EQ(record.tour, "castle");
+    EXPECT_EQ(record.language, "it");
+    long long ttl = client.pttl(key);
+    EXPECT_GT(ttl, 0) << key;
+    EXPECT_LE(ttl, 1500) << key;
+  }
+  EXPECT_GT(client.llen(ice_candidates_key("castle", "it")), 0);
+
+  /* An attendee that vanishes without a goodbye expires, and the guide frees
+   * its peer. */
+  walker.kill_now();
+  EXPECT_TRUE(wait_until([&] { return !client.exists(participant_key("castle", "it", "walker")); },
+                         5000));
+  EXPECT_TRUE(wait_until([&] { return attendee_count(guide) == 1; }, 5000));
+  EXPECT_TRUE(wait_until(
+      [&] { return coordination(client, "castle", "it").attendees.count("walker") == 0; }, 5000));
+
+  /* One that stops says goodbye: its keys go at once. */
+  stayer.stop();
+  EXPECT_FALSE(client.exists(participant_key("castle", "it", "stayer")));
+  EXPECT_FALSE(client.exists(offer_key("castle", "it", "stayer")));
+  EXPECT_TRUE(wait_until([&] { return attendee_count(guide) == 0; }, 5000));
+  EXPECT_EQ(coordination(client, "castle", "it").attendees.count("stayer"), 0u);
+
+  guide.stop();
+  EXPECT_FALSE(coordination(client, "castle", "it").guide_ready);
+  EXPECT_FALSE(client.exists(participant_key("castle", "it", "guide")));
+  EXPECT_TRUE(guide.errors().empty()) << testing::PrintToString(guide.errors());
+}
+
+TEST(RedisKeys, LeavingAttendeeFreesItsPeerInTheGuide) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.error();
+  Pipeline guide(guide_description("guide", "fort", "es", 440, redis.url()));
+  ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
+  GstBin *guide_bin = GST_BIN(guide.get("guide"));
+  auto peers_in_guide = [&] {
+    int n = 0;
+    GstIterator *it = gst_bin_iterate_elements(guide_bin);
+    GValue item = G_VALUE_INIT;
+    while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+      GstElement *e = GST_ELEMENT(g_value_get_object(&item));
+      n += g_str_equal(G_OBJECT_TYPE_NAME(e), "TourWebRTCBin");
+      g_value_reset(&item);
+    }
+    g_value_unset(&item);
+    gst_iterator_free(it);
+    return n;
+  };
+  for (int round = 0; round < 3; round++) {
+    GstElement *peer = nullptr;
+    {
+      Pipeline attendee(attendee_description("a", "fort", "es", redis.url()));
+      ASSERT_NE(attendee.play(), GST_STATE_CHANGE_FAILURE);
+      ASSERT_TRUE(attendee.wait_element_message("tourcast-first-audio", kConnectMs));
+      EXPECT_EQ(attendee_count(guide), 1u);
+      EXPECT_EQ(peers_in_guide(), 1);
+      GstIterator *it = gst_bin_iterate_elements(guide_bin);
+      GValue item = G_VALUE_INIT;
+      while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+        GstElement *e = GST_ELEMENT(g_value_get_object(&item));
+        if (g_str_equal(G_OBJECT_TYPE_NAME(e), "TourWebRTCBin"))
+          peer = e;
+        g_value_reset(&item);
+      }
+      g_value_unset(&item);
+      gst_iterator_free(it);
+      ASSERT_NE(peer, nullptr);
+      g_object_add_weak_pointer(G_OBJECT(peer), reinterpret_cast<gpointer *>(&peer));
+
+    }
+    /* The attendee said goodbye: the guide drops the peer and finalizes it. */
+    EXPECT_TRUE(wait_until([&] { return attendee_count(guide) == 0; }, 5000));
+    EXPECT_TRUE(wait_until([&] { return peers_in_guide() == 0; }, 5000));
+    EXPECT_TRUE(wait_until([&] { return peer == nullptr; }, 5000))
+        << "peer leaked, refcount " << (peer ? G_OBJECT(peer)->ref_count : 0);
+    if (peer)
+      g_object_remove_weak_pointer(G_OBJECT(peer), reinterpret_cast<gpointer *>(&peer));
+  }
+  EXPECT_TRUE(guide.find_element_message("tourcast-attendee-left").has_value());
+}

@@ -1,0 +1,9 @@
+#include "fuzz_check.h"
+#include "redis_schema.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  tourcast_fuzz::check_round_trip<tourcast::CoordinationState>(tourcast_fuzz::as_text(data, size),
+                                                               tourcast::decode_coordination,
+                                                               tourcast::encode_coordination);
+  return 0;
+}
