@@ -16,7 +16,8 @@ inline constexpr char kMalformedCoordinationTag[] = "TOURCAST_MALFORMED";
  * ARGV: role ("guide"|"attendee"), participant id, now (ms since epoch),
  *       op ("join"|"heartbeat"|"status"|"leave"), connected ("1"|"0"|""),
  *       iceGatheringComplete ("1"|"0"|""), connectionPhase ("" keeps it),
- *       stale_ms (attendees not seen for that long are dropped; 0 keeps all). */
+ *       stale_ms (attendees not seen for that long are dropped; 0 keeps all),
+ *       ttl_ms (an abandoned channel's record goes away after that long). */
 inline constexpr char kUpdateCoordinationScript[] = R"lua(
 local raw = redis.call('GET', KEYS[1])
 local st
@@ -67,9 +68,10 @@ if stale > 0 then
 end
 st.attendeeReady = next(st.participants.attendees) ~= nil
 if ARGV[7] ~= '' then st.connectionPhase = ARGV[7] end
+if role == 'guide' and op == 'leave' then st.connectionPhase = 'initial' end
 if ARGV[7] == 'ice_exchange' then st.iceExchangeStarted = true end
 st.lastHeartbeat = now
-redis.call('SET', KEYS[1], cjson.encode(st))
+redis.call('SET', KEYS[1], cjson.encode(st), 'PX', ARGV[9])
 return 1
 )lua";
 

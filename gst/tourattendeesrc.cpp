@@ -178,11 +178,15 @@ static void tour_attendee_src_handle_message(GstBin *bin, GstMessage *message) {
 static GstStateChangeReturn tour_attendee_src_change_state(GstElement *element,
                                                            GstStateChange transition) {
   auto *self = TOUR_ATTENDEE_SRC(element);
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY)
+    tour_dtls_warm_up();
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && !start(self))
     return GST_STATE_CHANGE_FAILURE;
   GstStateChangeReturn ret = GST_ELEMENT_CLASS(parent_class)->change_state(element, transition);
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
     stop(self);
+  if (transition == GST_STATE_CHANGE_READY_TO_NULL)
+    tour_dtls_warm_up_finish();
   if (ret == GST_STATE_CHANGE_FAILURE)
     return ret;
   /* Live source: nothing arrives before PLAYING and the guide answers. */

@@ -3,6 +3,8 @@
  */
 #include "tourcast-worker.h"
 
+#include <gst/gst.h>
+
 #include <condition_variable>
 #include <mutex>
 
@@ -123,4 +125,37 @@ gint64 tour_now_ms(void) {
 
 gint64 tour_epoch_ms(void) {
   return g_get_real_time() / 1000;
+}
+
+namespace {
+std::mutex warm_up_lock;
+GThread *warm_up_thread = nullptr;
+bool warm_up_started = false;
+}  // namespace
+
+void tour_dtls_warm_up(void) {
+  std::lock_guard<std::mutex> guard(warm_up_lock);
+  if (warm_up_started)
+    return;
+  warm_up_started = true;
+  warm_up_thread = g_thread_new(
+      "tourcast-dtls",
+      [](gpointer) -> gpointer {
+        GstElement *dtls = gst_element_factory_make("dtlsdec", nullptr);
+        if (dtls)
+          gst_object_unref(gst_object_ref_sink(dtls));
+        return nullptr;
+      },
+      nullptr);
+}
+
+void tour_dtls_warm_up_finish(void) {
+  GThread *thread;
+  {
+    std::lock_guard<std::mutex> guard(warm_up_lock);
+    thread = warm_up_thread;
+    warm_up_thread = nullptr;
+  }
+  if (thread)
+    g_thread_join(thread);
 }

@@ -385,11 +385,15 @@ static void tour_guide_sink_handle_message(GstBin *bin, GstMessage *message) {
 static GstStateChangeReturn tour_guide_sink_change_state(GstElement *element,
                                                          GstStateChange transition) {
   auto *self = TOUR_GUIDE_SINK(element);
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY)
+    tour_dtls_warm_up();
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && !start(self))
     return GST_STATE_CHANGE_FAILURE;
   GstStateChangeReturn ret = GST_ELEMENT_CLASS(parent_class)->change_state(element, transition);
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
     stop(self);
+  if (transition == GST_STATE_CHANGE_READY_TO_NULL)
+    tour_dtls_warm_up_finish();
   return ret;
 }
 
@@ -397,17 +401,26 @@ static void tour_guide_sink_init(TourGuideSink *self) {
   self->priv = new TourGuideSinkPrivate();
   TourGuideSinkPrivate *priv = self->priv;
   GstElement *convert = gst_element_factory_make("audioconvert", "convert");
+  /* audioresample builds integer filter taps at caps time even when it only
+   * passes 48 kHz through, and warns about them: resample in float. */
+  GstElement *to_float = gst_element_factory_make("capsfilter", "float");
+  GstCaps *float_caps = gst_caps_from_string("audio/x-raw,format=F32LE");
+  g_object_set(to_float, "caps", float_caps, nullptr);
+  gst_caps_unref(float_caps);
   GstElement *resample = gst_element_factory_make("audioresample", "resample");
+  GstElement *to_encoder = gst_element_factory_make("audioconvert", "to-encoder");
   priv->encoder = gst_element_factory_make("opusenc", "encoder");
   GstElement *payloader = gst_element_factory_make("rtpopuspay", "payloader");
   priv->tee = gst_element_factory_make("tee", "fanout");
-  g_assert(convert && resample && priv->encoder && payloader && priv->tee);
+  g_assert(convert && to_float && resample && to_encoder && priv->encoder && payloader &&
+           priv->tee);
   g_object_set(priv->encoder, "bitrate", DEFAULT_BITRATE, nullptr);
   g_object_set(payloader, "pt", 96, nullptr);
   g_object_set(priv->tee, "allow-not-linked", TRUE, nullptr);
-  gst_bin_add_many(GST_BIN(self), convert, resample, priv->encoder, payloader, priv->tee,
-                   nullptr);
-  gst_element_link_many(convert, resample, priv->encoder, payloader, priv->tee, nullptr);
+  gst_bin_add_many(GST_BIN(self), convert, to_float, resample, to_encoder, priv->encoder,
+                   payloader, priv->tee, nullptr);
+  gst_element_link_many(convert, to_float, resample, to_encoder, priv->encoder, payloader,
+                        priv->tee, nullptr);
   GstPad *target = gst_element_get_static_pad(convert, "sink");
   GstPad *ghost = gst_ghost_pad_new_from_template("sink", target,
                                                   gst_static_pad_template_get(&sink_template));

@@ -57,6 +57,7 @@ using namespace tourcast;
 #define CANDIDATE_QUEUE_TTL_MS (3600 * 1000)
 #define GOODBYE_WAIT_MS 1000
 #define RECONNECT_DELAY_MS 1000
+#define COORDINATION_TTL_MS (24 * 3600 * 1000)
 
 enum {
   PROP_0,
@@ -123,6 +124,7 @@ struct TourRedisSignallerPrivate {
   std::map<std::string, std::unique_ptr<IncomingSession>> incoming; /* by session */
   std::map<std::string, PeerView> peers;             /* guide: attendees by id */
   std::set<std::string> sessions_with_candidates;
+  std::set<std::string> warned;
 };
 
 struct _TourRedisSignaller {
@@ -214,7 +216,11 @@ guint ttl_ms(TourRedisSignaller *self) {
 void send_command(TourRedisSignaller *self, std::vector<std::string> args,
                   RedisConnection::ReplyHandler handler = nullptr);
 
+/* The same problem (a bad key, say) is met again on every heartbeat: say it
+ * once per session of the signaller. */
 void warn(TourRedisSignaller *self, const std::string &message) {
+  if (!self->priv->warned.insert(message).second)
+    return;
   GST_WARNING_OBJECT(self, "%s", message.c_str());
   tour_signaller_emit_warning(TOUR_SIGNALLER(self), message.c_str());
 }
@@ -248,7 +254,7 @@ void update_coordination(TourRedisSignaller *self, const char *op, const std::st
   send_command(self,
                {"EVAL", kUpdateCoordinationScript, "1", coordination_key(s.tour, s.language),
                 role_name(s.role), s.participant_id, std::to_string(tour_epoch_ms()), op,
-                connected, gathered, phase, stale},
+                connected, gathered, phase, stale, std::to_string(COORDINATION_TTL_MS)},
                [self, done](const redisReply *reply, const std::string &error) {
                  if (error.rfind(kMalformedCoordinationTag, 0) == 0) {
                    warn(self, "Redis key " + error.substr(sizeof kMalformedCoordinationTag));
@@ -702,6 +708,7 @@ gboolean stop_close(gpointer data) {
   priv->outgoing_sequence.clear();
   priv->peers.clear();
   priv->sessions_with_candidates.clear();
+  priv->warned.clear();
   return G_SOURCE_REMOVE;
 }
 
@@ -833,8 +840,17 @@ static void tour_redis_signaller_report_status(TourSignaller *signaller, const g
       any_connected = st == "connected";
       write_participant(self);
     }
-    if (is_guide(self) && !any_connected && priv->self_view.state == "connected")
-      priv->self_view.state = "initializing";
+    if (is_guide(self)) {
+      /* The guide's own record tells whether it is serving anybody. */
+      std::string own = any_connected ? "connected" : priv->peers.empty() ? "initializing"
+                                                                          : "connecting";
+      bool own_gathered = gathered || priv->self_view.gathered;
+      if (own != priv->self_view.state || own_gathered != priv->self_view.gathered) {
+        priv->self_view.state = own;
+        priv->self_view.gathered = own_gathered;
+        write_participant(self);
+      }
+    }
     std::string phase = newly_connected ? "connected" : newly_failed ? "failed" : "";
     update_coordination(self, "status", any_connected ? "1" : "0", gathered ? "1" : "0", phase);
   });

@@ -322,6 +322,8 @@ static void flush_remote_candidates(TourWebRTCBin *self) {
     GST_LOG_OBJECT(self, "adding remote candidate %" G_GUINT64_FORMAT ": %s", c.sequence,
                    c.candidate.c_str());
     g_signal_emit_by_name(priv->webrtc, "add-ice-candidate", c.mline, c.candidate.c_str());
+    std::lock_guard<std::mutex> guard(priv->lock);
+    priv->retries.record_success(c.sequence);
   }
 }
 

@@ -197,6 +197,9 @@ Pipeline::Pipeline(const std::string &description) {
     }
     return;
   }
+  latency_pool_ = g_thread_pool_new(
+      [](gpointer pipeline, gpointer) { gst_bin_recalculate_latency(GST_BIN(pipeline)); },
+      nullptr, 1, FALSE, nullptr);
   GstBus *bus = gst_element_get_bus(pipeline_);
   gst_bus_set_sync_handler(bus, on_message, this, nullptr);
   gst_object_unref(bus);
@@ -204,6 +207,8 @@ Pipeline::Pipeline(const std::string &description) {
 
 Pipeline::~Pipeline() {
   stop();
+  if (latency_pool_)
+    g_thread_pool_free(latency_pool_, FALSE, TRUE);
   if (pipeline_) {
     GstBus *bus = gst_element_get_bus(pipeline_);
     gst_bus_set_sync_handler(bus, nullptr, nullptr, nullptr);
@@ -234,6 +239,8 @@ GstElement *Pipeline::get(const char *name) const {
 
 GstBusSyncReply Pipeline::on_message(GstBus *, GstMessage *message, gpointer data) {
   auto *self = static_cast<Pipeline *>(data);
+  if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_LATENCY)
+    g_thread_pool_push(self->latency_pool_, self->pipeline_, nullptr);
   Captured c{GST_MESSAGE_TYPE(message), nullptr, {}};
   if (c.type == GST_MESSAGE_ELEMENT && gst_message_get_structure(message)) {
     c.structure = gst_structure_copy(gst_message_get_structure(message));

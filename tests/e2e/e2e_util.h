@@ -96,6 +96,9 @@ class Pipeline {
   static GstBusSyncReply on_message(GstBus *bus, GstMessage *message, gpointer data);
   std::vector<std::string> texts(GstMessageType type) const;
   GstElement *pipeline_ = nullptr;
+  /* Peers join a playing pipeline, so latency changes: recompute it off the
+   * streaming thread, as gst-launch does. */
+  GThreadPool *latency_pool_ = nullptr;
   std::string parse_error_;
   mutable std::mutex lock_;
   std::vector<Captured> messages_;

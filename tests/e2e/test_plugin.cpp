@@ -1,0 +1,29 @@
+/* The plugin loads and registers its elements with their metadata.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <gst/gst.h>
+#include <gtest/gtest.h>
+
+TEST(Plugin, ElementsAreRegistered) {
+  GstPlugin *plugin = gst_registry_find_plugin(gst_registry_get(), "tourcast");
+  ASSERT_NE(plugin, nullptr) << "the tourcast plugin did not load";
+  gst_object_unref(plugin);
+  for (const char *name : {"tourwebrtcbin", "tourguidesink", "tourattendeesrc"}) {
+    GstElementFactory *factory = gst_element_factory_find(name);
+    ASSERT_NE(factory, nullptr) << name;
+    const gchar *klass = gst_element_factory_get_metadata(factory, GST_ELEMENT_METADATA_KLASS);
+    EXPECT_NE(g_strstr_len(klass, -1, "WebRTC"), nullptr) << name << ": " << klass;
+    GstElement *element = gst_element_factory_create(factory, nullptr);
+    EXPECT_NE(element, nullptr) << name;
+    if (element) {
+      /* Every element names a tour and language the same way. */
+      if (g_strcmp0(name, "tourwebrtcbin") != 0) {
+        EXPECT_NE(g_object_class_find_property(G_OBJECT_GET_CLASS(element), "tour"), nullptr);
+        EXPECT_NE(g_object_class_find_property(G_OBJECT_GET_CLASS(element), "redis-url"),
+                  nullptr);
+      }
+      gst_object_unref(element);
+    }
+    gst_object_unref(factory);
+  }
+}
