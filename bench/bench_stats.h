@@ -19,7 +19,9 @@ namespace bench {
 // that never heard audio), so the JSON keeps one entry per attendee and run.
 using Samples = std::vector<std::optional<double>>;
 
-inline double round1(double value) { return std::round(value * 10.0) / 10.0; }
+inline double round1(double value) {
+  return std::round(value * 10.0) / 10.0;
+}
 
 inline std::vector<double> present(const Samples &samples) {
   std::vector<double> values;

@@ -25,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -49,6 +50,7 @@ struct Options {
   double timeout_s = 20;
   double steady_s = 5;
   bool join_with_source = false;
+  bool preload = false;
   bool verbose = false;
   bool child = false;  // internal: one cold run, its RunResult as JSON on stdout
   std::string label;   // internal: "run i/R" for the child's progress lines
@@ -94,7 +96,9 @@ struct RunResult {
   }
 };
 
-gint64 now_us() { return g_get_monotonic_time(); }
+gint64 now_us() {
+  return g_get_monotonic_time();
+}
 
 void progress(const char *format, ...) G_GNUC_PRINTF(1, 2);
 void progress(const char *format, ...) {
@@ -201,7 +205,9 @@ struct Run {
   }
 };
 
-double elapsed_ms(gint64 from_us, gint64 to_us) { return (to_us - from_us) / 1000.0; }
+double elapsed_ms(gint64 from_us, gint64 to_us) {
+  return (to_us - from_us) / 1000.0;
+}
 
 // A state (connected, first audio) reached by one attendee; ends the wait once every
 // attendee reached both.
@@ -332,9 +338,8 @@ void on_receiver_local_set(GstPromise *promise, gpointer data) {
   Attendee *a = step->attendee;
   Reply reply(promise, a, "receiver set-local-description");
   if (reply.ok)
-    g_signal_emit_by_name(
-        a->sender, "set-remote-description", step->description,
-        gst_promise_new_with_change_func(on_sender_remote_set, a, nullptr));
+    g_signal_emit_by_name(a->sender, "set-remote-description", step->description,
+                          gst_promise_new_with_change_func(on_sender_remote_set, a, nullptr));
   gst_webrtc_session_description_free(step->description);
   delete step;
 }
@@ -371,9 +376,8 @@ void on_sender_local_set(GstPromise *promise, gpointer data) {
   Attendee *a = step->attendee;
   Reply reply(promise, a, "sender set-local-description");
   if (reply.ok)
-    g_signal_emit_by_name(
-        a->receiver, "set-remote-description", step->description,
-        gst_promise_new_with_change_func(on_receiver_remote_set, a, nullptr));
+    g_signal_emit_by_name(a->receiver, "set-remote-description", step->description,
+                          gst_promise_new_with_change_func(on_receiver_remote_set, a, nullptr));
   gst_webrtc_session_description_free(step->description);
   delete step;
 }
@@ -384,8 +388,7 @@ void on_offer(GstPromise *promise, gpointer data) {
   GstWebRTCSessionDescription *offer = nullptr;
   if (!reply.ok)
     return;
-  gst_structure_get(reply.structure, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &offer,
-                    nullptr);
+  gst_structure_get(reply.structure, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &offer, nullptr);
   if (!offer) {
     a->run->fail("attendee " + std::to_string(a->index) + ": create-offer gave no offer");
     return;
@@ -407,11 +410,14 @@ gboolean start_negotiation(gpointer data) {
 // codec), so negotiation starts once they are there, from the main loop.
 void maybe_negotiate(GstPad *sink, Attendee *a) {
   bool expected = false;
-  if (gst_pad_has_current_caps(sink) && a->negotiation_started.compare_exchange_strong(expected, true))
+  if (gst_pad_has_current_caps(sink) &&
+      a->negotiation_started.compare_exchange_strong(expected, true))
     g_idle_add(start_negotiation, a);
 }
 
-void on_sender_caps(GstPad *sink, GParamSpec *, Attendee *a) { maybe_negotiate(sink, a); }
+void on_sender_caps(GstPad *sink, GParamSpec *, Attendee *a) {
+  maybe_negotiate(sink, a);
+}
 
 /* --- receiving side -------------------------------------------------------------- */
 
@@ -582,10 +588,13 @@ bool join(Run *run, Attendee *a, gint64 join_us) {
 
 void iterate_for(double seconds) {
   GMainLoop *loop = g_main_loop_new(nullptr, FALSE);
-  g_timeout_add(static_cast<guint>(seconds * 1000), [](gpointer l) -> gboolean {
-    g_main_loop_quit(static_cast<GMainLoop *>(l));
-    return G_SOURCE_REMOVE;
-  }, loop);
+  g_timeout_add(
+      static_cast<guint>(seconds * 1000),
+      [](gpointer l) -> gboolean {
+        g_main_loop_quit(static_cast<GMainLoop *>(l));
+        return G_SOURCE_REMOVE;
+      },
+      loop);
   g_main_loop_run(loop);
   g_main_loop_unref(loop);
 }
@@ -614,6 +623,22 @@ void teardown(Run *run) {
   run->attendees.clear();
 }
 
+// Makes (and drops) one of each per-attendee element, so loading their plugins happens
+// before any attendee's clock starts, as it does for `tourcast demo`, whose attendee
+// elements exist before their pipelines start. It does not generate the DTLS
+// certificate: webrtcbin only makes its DTLS elements when negotiating.
+bool preload_plugins(Run *run) {
+  for (const char *factory : {"queue", "webrtcbin", "rtpopusdepay", "opusdec", "fakesink"}) {
+    GstElement *element = gst_element_factory_make(factory, nullptr);
+    if (!element) {
+      run->fail(std::string("no element ") + factory);
+      return false;
+    }
+    gst_object_unref(gst_object_ref_sink(element));
+  }
+  return true;
+}
+
 RunResult run_once(const Options &options, bool measure_steady) {
   Run run(options);
   run.loop = g_main_loop_new(nullptr, FALSE);
@@ -626,10 +651,10 @@ RunResult run_once(const Options &options, bool measure_steady) {
     run.attendees.back()->run = &run;
     run.attendees.back()->index = i;
   }
-  bool ok = build_source(&run);
+  bool ok = (!options.preload || preload_plugins(&run)) && build_source(&run);
   gint64 with_source_us = now_us();
-  if (ok && gst_element_set_state(run.source_pipeline, GST_STATE_PLAYING) ==
-                GST_STATE_CHANGE_FAILURE) {
+  if (ok &&
+      gst_element_set_state(run.source_pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     run.fail("the source pipeline did not start");
     ok = false;
   }
@@ -669,8 +694,8 @@ RunResult run_once(const Options &options, bool measure_steady) {
     heard += a->first_audio_us >= 0;
   }
   result.all_heard = heard == options.attendees && !run.failed();
-  progress("%s%s%d/%d attendees heard; first audio median %.1f ms, max %.1f ms", label, sep,
-           heard, options.attendees, bench::median(result.first_audio_ms).value_or(-1),
+  progress("%s%s%d/%d attendees heard; first audio median %.1f ms, max %.1f ms", label, sep, heard,
+           options.attendees, bench::median(result.first_audio_ms).value_or(-1),
            bench::percentile(result.first_audio_ms, 100).value_or(-1));
 
   if (result.all_heard && measure_steady && options.steady_s > 0) {
@@ -715,6 +740,8 @@ RunResult run_child(const Options &options, int number) {
   g_free(self);
   if (options.join_with_source)
     args.push_back("--join-with-source");
+  if (options.preload)
+    args.push_back("--preload");
   if (options.verbose)
     args.push_back("--verbose");
   std::vector<gchar *> argv;
@@ -727,8 +754,8 @@ RunResult run_child(const Options &options, int number) {
   GError *error = nullptr;
   RunResult result;
   // stderr stays the terminal's, so the child's progress shows up live.
-  if (!g_spawn_sync(nullptr, argv.data(), nullptr, G_SPAWN_DEFAULT, nullptr, nullptr, &out,
-                    nullptr, &status, &error)) {
+  if (!g_spawn_sync(nullptr, argv.data(), nullptr, G_SPAWN_DEFAULT, nullptr, nullptr, &out, nullptr,
+                    &status, &error)) {
     result.failures.push_back(std::string("cannot run the child: ") + error->message);
     g_error_free(error);
     return result;
@@ -749,6 +776,13 @@ std::optional<double> median_of(const std::vector<RunResult> &results,
   for (const auto &result : results)
     samples.push_back(result.*field);
   return bench::median(samples);
+}
+
+// Thread counts are whole numbers; only a median of an even count of runs can be a half.
+json integral(const std::optional<double> &value) {
+  if (value && *value == std::floor(*value))
+    return static_cast<long>(*value);
+  return bench::to_json(value);
 }
 
 json summarize(const Options &options, const std::vector<RunResult> &results) {
@@ -772,10 +806,11 @@ json summarize(const Options &options, const std::vector<RunResult> &results) {
       {"address", options.address},
       {"latency_ms", options.latency_ms},
       {"join_with_source", options.join_with_source},
+      {"preload", options.preload},
       {"first_audio_ms", bench::summarize(first_audio)},
       {"connected_ms", bench::summarize(connected)},
       {"all_heard", all_heard},
-      {"threads", bench::to_json(median_of(results, &RunResult::threads))},
+      {"threads", integral(median_of(results, &RunResult::threads))},
       {"rss_mb", bench::to_json(median_of(results, &RunResult::rss_mb))},
       {"cpu_cores", cores ? json(std::round(*cores * 1000) / 1000) : json()},
       {"steady_s", options.steady_s},
@@ -786,7 +821,8 @@ json summarize(const Options &options, const std::vector<RunResult> &results) {
 bool parse_options(int argc, char **argv, Options *options) {
   gint attendees = options->attendees, runs = options->runs, latency = options->latency_ms;
   gdouble timeout = options->timeout_s, steady = options->steady_s;
-  gboolean cold = FALSE, warm = FALSE, join_with_source = FALSE, verbose = FALSE, child = FALSE;
+  gboolean cold = FALSE, warm = FALSE, join_with_source = FALSE, preload = FALSE;
+  gboolean verbose = FALSE, child = FALSE;
   gchar *address = nullptr, *label = nullptr;
   GOptionEntry entries[] = {
       {"attendees", 'n', 0, G_OPTION_ARG_INT, &attendees, "Attendees joining at once (default 1)",
@@ -812,6 +848,10 @@ bool parse_options(int argc, char **argv, Options *options) {
        "Attendees join when the source starts instead of once it produces audio (as "
        "`tourcast demo` starts its guide just before its attendees)",
        nullptr},
+      {"preload", 0, 0, G_OPTION_ARG_NONE, &preload,
+       "Load the per-attendee elements' plugins before the clocks start (as `tourcast demo` "
+       "creates its attendee elements before starting them)",
+       nullptr},
       {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Per-attendee progress", nullptr},
       {"child", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &child, "", nullptr},
       {"label", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &label, "", nullptr},
@@ -836,8 +876,9 @@ bool parse_options(int argc, char **argv, Options *options) {
     fprintf(stderr, "naive-fanout: unexpected argument '%s'\n", argv[1]);
     ok = false;
   } else if (attendees < 1 || runs < 1 || latency < 0 || timeout <= 0 || steady < 0) {
-    fprintf(stderr, "naive-fanout: --attendees and --runs must be at least 1, --timeout "
-                    "positive, --latency and --steady not negative\n");
+    fprintf(stderr,
+            "naive-fanout: --attendees and --runs must be at least 1, --timeout "
+            "positive, --latency and --steady not negative\n");
     ok = false;
   } else if (cold && warm) {
     fprintf(stderr, "naive-fanout: --cold and --warm exclude each other\n");
@@ -853,6 +894,7 @@ bool parse_options(int argc, char **argv, Options *options) {
   options->timeout_s = timeout;
   options->steady_s = steady;
   options->join_with_source = join_with_source;
+  options->preload = preload;
   options->verbose = verbose;
   options->child = child;
   if (address)

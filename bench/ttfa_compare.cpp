@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -79,8 +80,8 @@ json run_for_json(const std::vector<std::string> &args, std::string *failure) {
   gchar *out = nullptr;
   gint status = 0;
   GError *error = nullptr;
-  if (!g_spawn_sync(nullptr, argv.data(), nullptr, G_SPAWN_DEFAULT, nullptr, nullptr, &out,
-                    nullptr, &status, &error)) {
+  if (!g_spawn_sync(nullptr, argv.data(), nullptr, G_SPAWN_DEFAULT, nullptr, nullptr, &out, nullptr,
+                    &status, &error)) {
     *failure = args[0] + ": " + error->message;
     g_error_free(error);
     return json();
@@ -105,14 +106,14 @@ json compare_at(const Options &options, int latency) {
   bool all_heard = true;
   for (int run = 1; run <= options.runs; run++) {
     fprintf(stderr, "== latency %d ms, run %d/%d: naive-fanout\n", latency, run, options.runs);
-    std::vector<std::string> naive = {options.naive,       "--attendees=1",
-                                      "--runs=1",          "--cold",
-                                      "--steady=0",        "--latency=" + std::to_string(latency)};
+    std::vector<std::string> naive = {options.naive, "--attendees=1",
+                                      "--runs=1",    "--cold",
+                                      "--steady=0",  "--latency=" + std::to_string(latency)};
     naive.insert(naive.end(), options.naive_args.begin(), options.naive_args.end());
     std::string failure;
     json result = run_for_json(naive, &failure);
-    bench::Samples first = bench::samples_from_json(result.value("first_audio_ms", json())
-                                                        .value("values", json()));
+    bench::Samples first =
+        bench::samples_from_json(result.value("first_audio_ms", json()).value("values", json()));
     bench::Samples connected =
         bench::samples_from_json(result.value("connected_ms", json()).value("values", json()));
     naive_first.push_back(first.empty() ? std::nullopt : first.front());

@@ -51,13 +51,24 @@ static int free_tcp_port() {
   return port;
 }
 
-RedisServer::RedisServer() {
+RedisServer::RedisServer(const std::vector<std::string> &extra_args) {
   port_ = free_tcp_port();
   std::string port = std::to_string(port_);
+  std::vector<std::string> args = {"redis-server", "--port",   port, "--bind",     "127.0.0.1",
+                                   "--save",       "",         "--appendonly", "no",
+                                   "--loglevel",   "warning"};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  std::string password;
+  for (size_t i = 0; i + 1 < extra_args.size(); i++)
+    if (extra_args[i] == "--requirepass")
+      password = extra_args[i + 1];
+  std::vector<char *> argv;
+  for (auto &a : args)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
   pid_ = fork();
   if (pid_ == 0) {
-    execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1",
-           "--save", "", "--appendonly", "no", "--loglevel", "warning", nullptr);
+    execvp("redis-server", argv.data());
     _exit(127);
   }
   if (pid_ < 0) {
@@ -65,8 +76,8 @@ RedisServer::RedisServer() {
     return;
   }
   bool up = wait_until(
-      [this] {
-        RedisClient client(port_);
+      [this, &password] {
+        RedisClient client(port_, password);
         return client.connected();
       },
       5000);
@@ -92,7 +103,7 @@ std::string RedisServer::url() const {
   return "redis://127.0.0.1:" + std::to_string(port_);
 }
 
-RedisClient::RedisClient(int port) {
+RedisClient::RedisClient(int port, const std::string &password, int db) {
   timeval timeout{1, 0};
   context_ = redisConnectWithTimeout("127.0.0.1", port, timeout);
   if (context_ && context_->err) {
@@ -100,6 +111,10 @@ RedisClient::RedisClient(int port) {
     context_ = nullptr;
     return;
   }
+  if (!password.empty())
+    freeReplyObject(command({"AUTH", password}));
+  if (db != 0)
+    freeReplyObject(command({"SELECT", std::to_string(db)}));
   redisReply *reply = command({"PING"});
   bool pong = reply && reply->type == REDIS_REPLY_STATUS;
   if (reply)

@@ -26,7 +26,8 @@ std::string attendee_address();
  * namespace, killed and reaped by the destructor. */
 class RedisServer {
  public:
-  RedisServer();
+  /* @extra_args go to redis-server as they are, e.g. {"--requirepass", "pw"}. */
+  explicit RedisServer(const std::vector<std::string> &extra_args = {});
   ~RedisServer();
   RedisServer(const RedisServer &) = delete;
   RedisServer &operator=(const RedisServer &) = delete;
@@ -45,7 +46,7 @@ class RedisServer {
 /* Synchronous client for the test's own assertions on Redis keys. */
 class RedisClient {
  public:
-  explicit RedisClient(int port);
+  explicit RedisClient(int port, const std::string &password = "", int db = 0);
   ~RedisClient();
   bool connected() const { return context_ != nullptr; }
   std::optional<std::string> get(const std::string &key);

@@ -164,3 +164,14 @@ TEST(BadInput, MalformedSignalingMessageIsIgnored) {
   EXPECT_TRUE(attendee.wait_element_message("tourcast-first-audio", 20000));
   EXPECT_TRUE(guide.errors().empty());
 }
+
+TEST(BadInput, WrongRedisPasswordIsAnError) {
+  RedisServer redis({"--requirepass", "right"});
+  ASSERT_TRUE(redis.running()) << redis.error();
+  Built b = build(false);
+  std::string url = "redis://:wrong@127.0.0.1:" + std::to_string(redis.port());
+  g_object_set(b.bin, "tour", "t1", "language", "en", "redis-url", url.c_str(), nullptr);
+  std::string error = first_error(b, 15000);
+  EXPECT_NE(error.find("refused authentication"), std::string::npos) << error;
+  EXPECT_EQ(error.find("wrong"), std::string::npos) << "the password leaked into: " << error;
+}

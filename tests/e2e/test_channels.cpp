@@ -115,3 +115,26 @@ TEST(Channels, AttendeesRegisteredBeforeTheGuideConnect) {
       5000))
       << replaced_count;
 }
+
+/* libnice skips loopback unless an address is added; with 127.0.0.1 added,
+ * every attendee must connect (no retry hides a failure here: each attendee
+ * gets one peer connection). */
+TEST(Channels, LoopbackConnectsEveryTime) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.error();
+  Pipeline guide(guide_description("guide", "loop", "en", 440, redis.url(),
+                                   "ice-addresses=127.0.0.1"));
+  ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
+  for (int i = 0; i < 5; i++) {
+    std::string name = "lo" + std::to_string(i);
+    Pipeline attendee(attendee_description(name, "loop", "en", redis.url(),
+                                           "ice-addresses=127.0.0.1"));
+    ToneMeter meter(attendee.get((name + "_out").c_str()));
+    ASSERT_NE(attendee.play(), GST_STATE_CHANGE_FAILURE);
+    ASSERT_TRUE(attendee.wait_element_message("tourcast-first-audio", kConnectMs))
+        << name << ": " << testing::PrintToString(attendee.errors());
+    ASSERT_TRUE(wait_until([&] { return meter.sample_count() >= 48 * 600; }, kConnectMs));
+    EXPECT_GT(meter.tone_share(440, kWindowMs), 0.8) << name;
+    EXPECT_TRUE(attendee.errors().empty()) << testing::PrintToString(attendee.errors());
+  }
+}

@@ -190,3 +190,22 @@ TEST(RedisKeys, LeavingAttendeeFreesItsPeerInTheGuide) {
   }
   EXPECT_TRUE(guide.find_element_message("tourcast-attendee-left").has_value());
 }
+
+TEST(RedisKeys, PasswordAndDatabaseFromTheUrl) {
+  RedisServer redis({"--requirepass", "s3cret"});
+  ASSERT_TRUE(redis.running()) << redis.error();
+  std::string url = "redis://:s3cret@127.0.0.1:" + std::to_string(redis.port()) + "/3";
+  Pipeline guide(guide_description("guide", "vault", "en", 440, url));
+  ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
+  Pipeline attendee(attendee_description("a", "vault", "en", url, "participant-id=keyholder"));
+  ASSERT_NE(attendee.play(), GST_STATE_CHANGE_FAILURE);
+  ASSERT_TRUE(attendee.wait_element_message("tourcast-first-audio", kConnectMs))
+      << testing::PrintToString(attendee.errors()) << testing::PrintToString(guide.errors());
+  /* Everything went to database 3, nothing to database 0. */
+  RedisClient db3(redis.port(), "s3cret", 3);
+  RedisClient db0(redis.port(), "s3cret", 0);
+  ASSERT_TRUE(db3.connected() && db0.connected());
+  EXPECT_TRUE(db3.exists(participant_key("vault", "en", "keyholder")));
+  EXPECT_TRUE(db3.exists(coordination_key("vault", "en")));
+  EXPECT_TRUE(db0.scan("webrtc:*").empty());
+}

@@ -1,0 +1,87 @@
+/* The tourcast command-line tool against real channels.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "e2e_util.h"
+
+using namespace tourcast::test;
+
+namespace {
+
+/* Runs the tool; returns its exit status and stdout. */
+int run_tool(const std::vector<std::string> &args, std::string *out) {
+  const char *tool = g_getenv("TOURCAST_TOOL");
+  if (tool == nullptr) {
+    ADD_FAILURE() << "TOURCAST_TOOL is not set";
+    return -1;
+  }
+  std::vector<char *> argv = {const_cast<char *>(tool)};
+  for (const auto &a : args)
+    argv.push_back(const_cast<char *>(a.c_str()));
+  argv.push_back(nullptr);
+  gchar *standard_output = nullptr;
+  gint status = -1;
+  GError *error = nullptr;
+  g_spawn_sync(nullptr, argv.data(), nullptr, G_SPAWN_STDERR_TO_DEV_NULL, nullptr, nullptr,
+               &standard_output, nullptr, &status, &error);
+  if (error) {
+    ADD_FAILURE() << error->message;
+    g_clear_error(&error);
+    return -1;
+  }
+  *out = standard_output ? standard_output : "";
+  g_free(standard_output);
+  return g_spawn_check_wait_status(status, nullptr) ? 0 : 1;
+}
+
+}  // namespace
+
+TEST(Tools, DemoEveryAttendeeHearsTheTone) {
+  std::string out;
+  ASSERT_EQ(run_tool({"demo", "--attendees", "3", "--duration", "4", "--json"}, &out), 0) << out;
+  auto report = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_FALSE(report.is_discarded()) << out;
+  EXPECT_EQ(report["attendees"], 3);
+  EXPECT_EQ(report["all_heard"], true);
+  ASSERT_EQ(report["time_to_first_audio_ms"].size(), 3u);
+  for (const auto &ms : report["time_to_first_audio_ms"])
+    EXPECT_GT(ms.get<double>(), 0);
+}
+
+TEST(Tools, DiagnosticsReportsTheChannel) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.error();
+  Pipeline guide(guide_description("guide", "abbey", "pl", 440, redis.url()));
+  ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
+  Pipeline attendee(attendee_description("a", "abbey", "pl", redis.url(), "participant-id=monk"));
+  ASSERT_NE(attendee.play(), GST_STATE_CHANGE_FAILURE);
+  ASSERT_TRUE(attendee.wait_element_message("tourcast-first-audio", 20000));
+
+  std::string out;
+  nlohmann::json report;
+  /* The attendee's own record says connected a heartbeat later at most. */
+  ASSERT_TRUE(wait_until(
+      [&] {
+        if (run_tool({"diagnostics", "--tour", "abbey", "--language", "pl", "--redis-url",
+                      redis.url()},
+                     &out) != 0)
+          return false;
+        report = nlohmann::json::parse(out, nullptr, false);
+        return !report.is_discarded() &&
+               report["coordination"]["participants"]["attendees"]["monk"]["connected"] == true;
+      },
+      10000))
+      << out;
+  EXPECT_EQ(report["coordination"]["guideReady"], true);
+  EXPECT_GT(report["iceCandidatesCount"].get<int>(), 0);
+  std::set<std::string> ids;
+  for (const auto &p : report["participants"])
+    ids.insert(p["id"].get<std::string>());
+  EXPECT_EQ(ids, (std::set<std::string>{"guide", "monk"}));
+  EXPECT_GT(report["timestamp"].get<long long>(), 0);
+
+  EXPECT_NE(run_tool({"diagnostics", "--tour", "bad tour", "--language", "pl"}, &out), 0);
+}
