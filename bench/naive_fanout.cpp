@@ -13,7 +13,10 @@
  * decoded buffer leaving opusdec; then threads, RSS and CPU once everything plays.
  * The result is one JSON line on stdout; progress goes to stderr.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
 
 #include <gst/gst.h>
@@ -818,6 +821,27 @@ json summarize(const Options &options, const std::vector<RunResult> &results) {
   };
 }
 
+// add-local-ip-address accepts any address, and an agent restricted to one this host
+// lacks never connects: check up front rather than wait for the timeout.
+bool is_local_address(const std::string &address) {
+  ifaddrs *interfaces = nullptr;
+  if (getifaddrs(&interfaces) != 0)
+    return false;
+  bool found = false;
+  for (ifaddrs *i = interfaces; i && !found; i = i->ifa_next) {
+    if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
+      continue;
+    char text[INET6_ADDRSTRLEN] = "";
+    const void *raw = i->ifa_addr->sa_family == AF_INET
+                          ? static_cast<const void *>(
+                                &reinterpret_cast<const sockaddr_in *>(i->ifa_addr)->sin_addr)
+                          : &reinterpret_cast<const sockaddr_in6 *>(i->ifa_addr)->sin6_addr;
+    found = inet_ntop(i->ifa_addr->sa_family, raw, text, sizeof text) && address == text;
+  }
+  freeifaddrs(interfaces);
+  return found;
+}
+
 bool parse_options(int argc, char **argv, Options *options) {
   gint attendees = options->attendees, runs = options->runs, latency = options->latency_ms;
   gdouble timeout = options->timeout_s, steady = options->steady_s;
@@ -883,8 +907,9 @@ bool parse_options(int argc, char **argv, Options *options) {
   } else if (cold && warm) {
     fprintf(stderr, "naive-fanout: --cold and --warm exclude each other\n");
     ok = false;
-  } else if (address && !g_hostname_is_ip_address(address)) {
-    fprintf(stderr, "naive-fanout: --address needs an IP address, not '%s'\n", address);
+  } else if (address && !is_local_address(address)) {
+    fprintf(stderr, "naive-fanout: --address %s is not an address of this host's interfaces\n",
+            address);
     ok = false;
   }
   options->attendees = attendees;

@@ -46,6 +46,7 @@ struct Options {
   std::string naive = TTFA_NAIVE_FANOUT;
   std::string tourcast = TTFA_TOURCAST;
   std::vector<std::string> naive_args;
+  bool matched = true;
   bool netns = true;
 };
 
@@ -172,7 +173,7 @@ bool parse_options(int argc, char **argv, Options *options) {
   gint runs = options->runs, duration = options->duration_s;
   gchar *latencies = nullptr, *naive = nullptr, *tourcast = nullptr;
   gchar **naive_args = nullptr;
-  gboolean no_netns = FALSE;
+  gboolean no_netns = FALSE, unmatched = FALSE;
   GOptionEntry entries[] = {
       {"runs", 'r', 0, G_OPTION_ARG_INT, &runs, "Runs of each program per latency (default 5)",
        "R"},
@@ -185,6 +186,10 @@ bool parse_options(int argc, char **argv, Options *options) {
       {"tourcast", 0, 0, G_OPTION_ARG_FILENAME, &tourcast, "The tourcast program", "PATH"},
       {"naive-arg", 0, 0, G_OPTION_ARG_STRING_ARRAY, &naive_args,
        "Extra option for naive-fanout (repeatable), e.g. --naive-arg=--join-with-source", "ARG"},
+      {"unmatched", 0, 0, G_OPTION_ARG_NONE, &unmatched,
+       "Do not pass naive-fanout --preload --join-with-source, which start its clock where "
+       "the demo starts an attendee's",
+       nullptr},
       {"no-netns", 0, 0, G_OPTION_ARG_NONE, &no_netns,
        "Stay in the current network namespace (both programs only use 127.0.0.1)", nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
@@ -214,10 +219,15 @@ bool parse_options(int argc, char **argv, Options *options) {
   options->runs = runs;
   options->duration_s = duration;
   options->netns = !no_netns;
+  options->matched = !unmatched;
   if (naive)
     options->naive = naive;
   if (tourcast)
     options->tourcast = tourcast;
+  // The demo creates its attendee's elements before starting them, and starts its guide
+  // just before its attendee: the naive clock starts at the same point with these.
+  if (options->matched)
+    options->naive_args = {"--preload", "--join-with-source"};
   for (gchar **arg = naive_args; arg && *arg; arg++)
     options->naive_args.push_back(*arg);
   for (const std::string *program : {&options->naive, &options->tourcast}) {

@@ -11,8 +11,7 @@
 GST_DEBUG_CATEGORY_EXTERN(tour_redis_debug);
 
 static gboolean plugin_init(GstPlugin *plugin) {
-  GST_DEBUG_CATEGORY_INIT(tour_redis_debug, "tourredissignaller", 0,
-                          "tourcast Redis signaller");
+  GST_DEBUG_CATEGORY_INIT(tour_redis_debug, "tourredissignaller", 0, "tourcast Redis signaller");
   gst_type_mark_as_plugin_api(TOUR_TYPE_SIGNALLER, (GstPluginAPIFlags)0);
   gst_type_mark_as_plugin_api(TOUR_TYPE_REDIS_SIGNALLER, (GstPluginAPIFlags)0);
   gboolean ok = FALSE;

@@ -27,10 +27,18 @@ void source_update(RedisSource *s, gushort add, gushort remove) {
   g_main_context_wakeup(g_source_get_context(&s->source));
 }
 
-void source_add_read(void *d) { source_update(static_cast<RedisSource *>(d), G_IO_IN, 0); }
-void source_del_read(void *d) { source_update(static_cast<RedisSource *>(d), 0, G_IO_IN); }
-void source_add_write(void *d) { source_update(static_cast<RedisSource *>(d), G_IO_OUT, 0); }
-void source_del_write(void *d) { source_update(static_cast<RedisSource *>(d), 0, G_IO_OUT); }
+void source_add_read(void *d) {
+  source_update(static_cast<RedisSource *>(d), G_IO_IN, 0);
+}
+void source_del_read(void *d) {
+  source_update(static_cast<RedisSource *>(d), 0, G_IO_IN);
+}
+void source_add_write(void *d) {
+  source_update(static_cast<RedisSource *>(d), G_IO_OUT, 0);
+}
+void source_del_write(void *d) {
+  source_update(static_cast<RedisSource *>(d), 0, G_IO_OUT);
+}
 
 void source_cleanup(void *d) {
   auto *s = static_cast<RedisSource *>(d);
@@ -64,8 +72,8 @@ gboolean source_dispatch(GSource *source, GSourceFunc, gpointer) {
   return G_SOURCE_CONTINUE;
 }
 
-GSourceFuncs redis_source_funcs = {source_prepare, source_check, source_dispatch, nullptr,
-                                   nullptr, nullptr};
+GSourceFuncs redis_source_funcs = {source_prepare, source_check, source_dispatch,
+                                   nullptr,        nullptr,      nullptr};
 
 void attach_source(redisAsyncContext *ac, GMainContext *context) {
   auto *s = reinterpret_cast<RedisSource *>(g_source_new(&redis_source_funcs, sizeof(RedisSource)));

@@ -24,7 +24,8 @@ class RedisConnection {
  public:
   using ReplyHandler = std::function<void(const redisReply *reply, const std::string &error)>;
   using OpenHandler = std::function<void(bool ok, const std::string &error)>;
-  using MessageHandler = std::function<void(const std::string &channel, const std::string &payload)>;
+  using MessageHandler =
+      std::function<void(const std::string &channel, const std::string &payload)>;
   using LostHandler = std::function<void(const std::string &error)>;
   using SubscribedHandler = std::function<void()>;
 
@@ -56,7 +57,8 @@ class RedisConnection {
   void on_disconnected(int status);
   void after_handshake(const std::string &error);
   void fail_open(const std::string &error);
-  void send(const std::vector<std::string> &args, void (*fn)(redisAsyncContext *, void *, void *), void *privdata);
+  void send(const std::vector<std::string> &args, void (*fn)(redisAsyncContext *, void *, void *),
+            void *privdata);
   static void reply_trampoline(redisAsyncContext *ac, void *reply, void *privdata);
   static void message_trampoline(redisAsyncContext *ac, void *reply, void *privdata);
   static void connect_trampoline(const redisAsyncContext *ac, int status);

@@ -3,6 +3,8 @@
  */
 #include "signaller-glue.h"
 
+#include "tourredissignaller.h"
+
 namespace tourcast {
 
 namespace {
@@ -38,9 +40,9 @@ std::string get_string(const GValue *value) {
 
 }  // namespace
 
-void install_channel_properties(GObjectClass *klass) {
-  const auto flags = (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-                                   GST_PARAM_MUTABLE_READY);
+void install_channel_properties(GObjectClass *klass, const char *latency_blurb) {
+  const auto flags =
+      (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   g_object_class_install_property(
       klass, CHANNEL_PROP_TOUR,
       g_param_spec_string("tour", "Tour", "Tour id (1-64 letters, digits, '-' or '_')", nullptr,
@@ -68,6 +70,15 @@ void install_channel_properties(GObjectClass *klass) {
                         "Milliseconds between heartbeats in Redis; a participant that misses "
                         "three expires (0: the signaller's default, 5000)",
                         0, 600000, 0, flags));
+  g_object_class_install_property(klass, CHANNEL_PROP_LATENCY,
+                                  g_param_spec_uint("latency", "Latency", latency_blurb, 0, 10000,
+                                                    ChannelSettings().latency_ms, flags));
+  g_object_class_install_property(
+      klass, CHANNEL_PROP_ICE_ADDRESSES,
+      g_param_spec_string("ice-addresses", "ICE addresses",
+                          "Comma-separated local IP addresses ICE may use (e.g. 127.0.0.1); "
+                          "NULL lets libnice use every non-loopback interface",
+                          nullptr, flags));
   g_object_class_install_property(
       klass, CHANNEL_PROP_SIGNALLER,
       g_param_spec_object("signaller", "Signaller",
@@ -76,7 +87,8 @@ void install_channel_properties(GObjectClass *klass) {
                           TOUR_TYPE_SIGNALLER, flags));
 }
 
-bool set_channel_property(ChannelSettings *settings, guint prop_id, const GValue *value) {
+bool set_channel_property(ChannelSettings *settings, ChannelSignaller *signaller, guint prop_id,
+                          const GValue *value) {
   switch (prop_id) {
     case CHANNEL_PROP_TOUR:
       settings->tour = get_string(value);
@@ -93,12 +105,23 @@ bool set_channel_property(ChannelSettings *settings, guint prop_id, const GValue
     case CHANNEL_PROP_HEARTBEAT_INTERVAL:
       settings->heartbeat_interval_ms = g_value_get_uint(value);
       return true;
+    case CHANNEL_PROP_LATENCY:
+      settings->latency_ms = g_value_get_uint(value);
+      return true;
+    case CHANNEL_PROP_ICE_ADDRESSES:
+      settings->ice_addresses = get_string(value);
+      return true;
+    case CHANNEL_PROP_SIGNALLER:
+      if (g_value_get_object(value))
+        signaller->replace(TOUR_SIGNALLER(g_value_get_object(value)));
+      return true;
     default:
       return false;
   }
 }
 
-bool get_channel_property(const ChannelSettings &settings, guint prop_id, GValue *value) {
+bool get_channel_property(const ChannelSettings &settings, const ChannelSignaller &signaller,
+                          guint prop_id, GValue *value) {
   switch (prop_id) {
     case CHANNEL_PROP_TOUR:
       set_string(value, settings.tour);
@@ -115,10 +138,21 @@ bool get_channel_property(const ChannelSettings &settings, guint prop_id, GValue
     case CHANNEL_PROP_HEARTBEAT_INTERVAL:
       g_value_set_uint(value, settings.heartbeat_interval_ms);
       return true;
+    case CHANNEL_PROP_LATENCY:
+      g_value_set_uint(value, settings.latency_ms);
+      return true;
+    case CHANNEL_PROP_ICE_ADDRESSES:
+      set_string(value, settings.ice_addresses);
+      return true;
+    case CHANNEL_PROP_SIGNALLER:
+      g_value_take_object(value, signaller.ref());
+      return true;
     default:
       return false;
   }
 }
+
+namespace {
 
 void apply_channel_settings(TourSignaller *signaller, const ChannelSettings &settings,
                             TourRole role) {
@@ -134,6 +168,74 @@ void apply_channel_settings(TourSignaller *signaller, const ChannelSettings &set
   if (settings.heartbeat_interval_ms && g_object_class_find_property(klass, "heartbeat-interval"))
     g_object_set(signaller, "heartbeat-interval", settings.heartbeat_interval_ms, nullptr);
   g_object_set(signaller, "role", role, nullptr);
+}
+
+}  // namespace
+
+ChannelSignaller::ChannelSignaller(TourRole role)
+    : role_(role),
+      signaller_(TOUR_SIGNALLER(g_object_new(TOUR_TYPE_REDIS_SIGNALLER, "role", role, nullptr))) {}
+
+ChannelSignaller::~ChannelSignaller() {
+  stop();
+  g_clear_object(&signaller_);
+}
+
+void ChannelSignaller::replace(TourSignaller *signaller) {
+  TourSignaller *old;
+  {
+    std::lock_guard<std::mutex> guard(lock_);
+    old = signaller_;
+    signaller_ = TOUR_SIGNALLER(g_object_ref(signaller));
+  }
+  g_object_unref(old);
+}
+
+TourSignaller *ChannelSignaller::ref() const {
+  std::lock_guard<std::mutex> guard(lock_);
+  return TOUR_SIGNALLER(g_object_ref(signaller_));
+}
+
+bool ChannelSignaller::start(GstElement *element, const ChannelSettings &settings,
+                             const Handlers &handlers) {
+  TourSignaller *signaller = ref();
+  apply_channel_settings(signaller, settings, role_);
+  std::vector<gulong> ids = forward_signaller_problems(signaller, element);
+  for (const auto &h : handlers)
+    ids.push_back(connect_weak(signaller, h.first, h.second, element));
+  GError *error = nullptr;
+  bool ok = tour_signaller_start(signaller, &error);
+  if (!ok) {
+    GST_ELEMENT_ERROR(element, RESOURCE, SETTINGS, ("%s", error->message), (nullptr));
+    g_clear_error(&error);
+    disconnect_handlers(signaller, &ids);
+  }
+  {
+    std::lock_guard<std::mutex> guard(lock_);
+    handlers_ = ids;
+    started_ = ok;
+  }
+  g_object_unref(signaller);
+  return ok;
+}
+
+void ChannelSignaller::stop() {
+  TourSignaller *signaller;
+  std::vector<gulong> ids;
+  bool started;
+  {
+    std::lock_guard<std::mutex> guard(lock_);
+    if (signaller_ == nullptr)
+      return;
+    signaller = TOUR_SIGNALLER(g_object_ref(signaller_));
+    ids.swap(handlers_);
+    started = started_;
+    started_ = false;
+  }
+  disconnect_handlers(signaller, &ids);
+  if (started)
+    tour_signaller_stop(signaller);
+  g_object_unref(signaller);
 }
 
 GWeakRef *new_weak_ref(gpointer object) {

@@ -3,7 +3,9 @@
  */
 #pragma once
 
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gst/gst.h>
@@ -12,14 +14,16 @@
 
 namespace tourcast {
 
-/* What the composed bins (tourguidesink, tourattendeesrc) forward to their
- * signaller: the same properties on both, so two shells can name one channel. */
+/* What the composed bins (tourguidesink, tourattendeesrc) share: the same
+ * channel properties on both, so two shells can name one channel. */
 struct ChannelSettings {
   std::string tour;
   std::string language;
   std::string redis_url;
   std::string participant_id;
   guint heartbeat_interval_ms = 0; /* 0: the signaller's default */
+  guint latency_ms = 200;          /* webrtcbin's default */
+  std::string ice_addresses;
 };
 
 enum ChannelProperty {
@@ -28,18 +32,49 @@ enum ChannelProperty {
   CHANNEL_PROP_REDIS_URL,
   CHANNEL_PROP_PARTICIPANT_ID,
   CHANNEL_PROP_HEARTBEAT_INTERVAL,
+  CHANNEL_PROP_LATENCY,
+  CHANNEL_PROP_ICE_ADDRESSES,
   CHANNEL_PROP_SIGNALLER,
   CHANNEL_PROP_LAST,
 };
 
-void install_channel_properties(GObjectClass *klass);
-bool set_channel_property(ChannelSettings *settings, guint prop_id, const GValue *value);
-bool get_channel_property(const ChannelSettings &settings, guint prop_id, GValue *value);
+/* The signaller a composed bin owns (a tourredissignaller unless the
+ * application sets another) and its handlers. Thread-safe; it never calls
+ * the signaller while holding its lock. */
+class ChannelSignaller {
+ public:
+  using Handlers = std::vector<std::pair<const char *, GCallback>>;
 
-/* Copies @settings onto @signaller (those of its properties that exist) and
- * sets its role. */
-void apply_channel_settings(TourSignaller *signaller, const ChannelSettings &settings,
-                            TourRole role);
+  explicit ChannelSignaller(TourRole role);
+  ~ChannelSignaller();
+  ChannelSignaller(const ChannelSignaller &) = delete;
+  ChannelSignaller &operator=(const ChannelSignaller &) = delete;
+
+  void replace(TourSignaller *signaller);
+  /* A new reference. */
+  TourSignaller *ref() const;
+
+  /* Copies @settings onto the signaller, forwards its error and warning
+   * signals as element errors and warnings of @element, connects @handlers
+   * (their user data is a GWeakRef to @element) and starts it. On failure
+   * posts an element error and returns false. */
+  bool start(GstElement *element, const ChannelSettings &settings, const Handlers &handlers);
+  void stop();
+
+ private:
+  mutable std::mutex lock_;
+  TourRole role_;
+  TourSignaller *signaller_ = nullptr;
+  std::vector<gulong> handlers_;
+  bool started_ = false;
+};
+
+void install_channel_properties(GObjectClass *klass, const char *latency_blurb);
+/* Both return false for a property that is not a channel property. */
+bool set_channel_property(ChannelSettings *settings, ChannelSignaller *signaller, guint prop_id,
+                          const GValue *value);
+bool get_channel_property(const ChannelSettings &settings, const ChannelSignaller &signaller,
+                          guint prop_id, GValue *value);
 
 /* Turns the signaller's error and warning signals into element errors and
  * warnings of @element; returns the handler ids to disconnect. */

@@ -36,23 +36,15 @@ GST_DEBUG_CATEGORY_STATIC(tour_attendee_src_debug);
 
 using namespace tourcast;
 
-#define DEFAULT_LATENCY_MS 200
-
 enum {
-  PROP_LATENCY = CHANNEL_PROP_LAST,
-  PROP_ICE_ADDRESSES,
-  PROP_STATE,
+  PROP_STATE = CHANNEL_PROP_LAST,
   PROP_TIME_TO_FIRST_AUDIO,
 };
 
 struct TourAttendeeSrcPrivate {
   std::mutex lock;
   ChannelSettings channel;
-  guint latency_ms = DEFAULT_LATENCY_MS;
-  std::string ice_addresses;
-  TourSignaller *signaller = nullptr;
-  std::vector<gulong> signaller_handlers;
-  bool signaller_started = false;
+  ChannelSignaller signaller{TOUR_ROLE_ATTENDEE};
   GstElement *peer = nullptr;
   GstElement *depayloader = nullptr;
   gint64 started_at_ms = 0;
@@ -99,10 +91,10 @@ static GstPadProbeReturn on_first_buffer(GstPad *, GstPadProbeInfo *, gpointer d
   GST_INFO_OBJECT(self, "first audio after %" G_GINT64_FORMAT " ms", elapsed);
   gst_element_post_message(
       GST_ELEMENT(self),
-      gst_message_new_element(GST_OBJECT(self),
-                              gst_structure_new("tourcast-first-audio", "elapsed-ms", G_TYPE_INT64,
-                                                elapsed, "peer-id", G_TYPE_STRING,
-                                                peer_id ? peer_id : "", nullptr)));
+      gst_message_new_element(
+          GST_OBJECT(self),
+          gst_structure_new("tourcast-first-audio", "elapsed-ms", G_TYPE_INT64, elapsed, "peer-id",
+                            G_TYPE_STRING, peer_id ? peer_id : "", nullptr)));
   g_free(peer_id);
   g_object_notify_by_pspec(G_OBJECT(self), first_audio_pspec);
   return GST_PAD_PROBE_REMOVE;
@@ -110,52 +102,23 @@ static GstPadProbeReturn on_first_buffer(GstPad *, GstPadProbeInfo *, gpointer d
 
 static bool start(TourAttendeeSrc *self) {
   TourAttendeeSrcPrivate *priv = self->priv;
-  TourSignaller *signaller;
   ChannelSettings channel;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
-    signaller = TOUR_SIGNALLER(g_object_ref(priv->signaller));
     channel = priv->channel;
     priv->started_at_ms = tour_now_ms();
     priv->first_audio_ms = -1;
-    g_object_set(priv->peer, "latency", priv->latency_ms, "ice-addresses",
-                 priv->ice_addresses.empty() ? nullptr : priv->ice_addresses.c_str(), nullptr);
   }
-  apply_channel_settings(signaller, channel, TOUR_ROLE_ATTENDEE);
+  g_object_set(priv->peer, "latency", channel.latency_ms, "ice-addresses",
+               channel.ice_addresses.empty() ? nullptr : channel.ice_addresses.c_str(), nullptr);
+  TourSignaller *signaller = priv->signaller.ref();
   tour_webrtc_bin_set_shared_signaller(TOUR_WEBRTC_BIN(priv->peer), signaller);
-  std::vector<gulong> handlers = forward_signaller_problems(signaller, GST_ELEMENT(self));
-  GError *error = nullptr;
-  bool ok = tour_signaller_start(signaller, &error);
-  if (!ok) {
-    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("%s", error->message), (nullptr));
-    g_clear_error(&error);
-    disconnect_handlers(signaller, &handlers);
-  }
-  {
-    std::lock_guard<std::mutex> guard(priv->lock);
-    priv->signaller_handlers = handlers;
-    priv->signaller_started = ok;
-  }
   g_object_unref(signaller);
-  return ok;
+  return priv->signaller.start(GST_ELEMENT(self), channel, {});
 }
 
 static void stop(TourAttendeeSrc *self) {
-  TourAttendeeSrcPrivate *priv = self->priv;
-  TourSignaller *signaller;
-  std::vector<gulong> handlers;
-  bool started;
-  {
-    std::lock_guard<std::mutex> guard(priv->lock);
-    signaller = TOUR_SIGNALLER(g_object_ref(priv->signaller));
-    handlers.swap(priv->signaller_handlers);
-    started = priv->signaller_started;
-    priv->signaller_started = false;
-  }
-  disconnect_handlers(signaller, &handlers);
-  if (started)
-    tour_signaller_stop(signaller);
-  g_object_unref(signaller);
+  self->priv->signaller.stop();
 }
 
 static void tour_attendee_src_handle_message(GstBin *bin, GstMessage *message) {
@@ -166,9 +129,9 @@ static void tour_attendee_src_handle_message(GstBin *bin, GstMessage *message) {
     if (gst_structure_has_name(s, "tourcast-state") &&
         g_strcmp0(gst_structure_get_string(s, "new-state"), "failed") == 0) {
       GST_BIN_CLASS(parent_class)->handle_message(bin, message);
-      GST_ELEMENT_ERROR(self, RESOURCE, FAILED,
-                        ("connection to the guide failed: %s", gst_structure_get_string(s, "reason")),
-                        (nullptr));
+      GST_ELEMENT_ERROR(
+          self, RESOURCE, FAILED,
+          ("connection to the guide failed: %s", gst_structure_get_string(s, "reason")), (nullptr));
       return;
     }
   }
@@ -199,8 +162,8 @@ static GstStateChangeReturn tour_attendee_src_change_state(GstElement *element,
 static void tour_attendee_src_init(TourAttendeeSrc *self) {
   self->priv = new TourAttendeeSrcPrivate();
   TourAttendeeSrcPrivate *priv = self->priv;
-  priv->peer = GST_ELEMENT(g_object_new(TOUR_TYPE_WEBRTC_BIN, "name", "peer", "role",
-                                        TOUR_ROLE_ATTENDEE, nullptr));
+  priv->peer = GST_ELEMENT(
+      g_object_new(TOUR_TYPE_WEBRTC_BIN, "name", "peer", "role", TOUR_ROLE_ATTENDEE, nullptr));
   priv->depayloader = gst_element_factory_make("rtpopusdepay", "depayloader");
   GstElement *decoder = gst_element_factory_make("opusdec", "decoder");
   g_assert(priv->peer && priv->depayloader && decoder);
@@ -214,14 +177,11 @@ static void tour_attendee_src_init(TourAttendeeSrc *self) {
       gst_ghost_pad_new_from_template("src", target, gst_static_pad_template_get(&src_template));
   gst_object_unref(target);
   gst_element_add_pad(GST_ELEMENT(self), ghost);
-  priv->signaller = TOUR_SIGNALLER(
-      g_object_new(TOUR_TYPE_REDIS_SIGNALLER, "role", TOUR_ROLE_ATTENDEE, nullptr));
   GST_OBJECT_FLAG_SET(self, GST_ELEMENT_FLAG_SOURCE);
 }
 
 static void tour_attendee_src_finalize(GObject *object) {
   auto *self = TOUR_ATTENDEE_SRC(object);
-  g_clear_object(&self->priv->signaller);
   delete self->priv;
   G_OBJECT_CLASS(parent_class)->finalize(object);
 }
@@ -231,24 +191,8 @@ static void tour_attendee_src_set_property(GObject *object, guint prop_id, const
   auto *self = TOUR_ATTENDEE_SRC(object);
   TourAttendeeSrcPrivate *priv = self->priv;
   std::lock_guard<std::mutex> guard(priv->lock);
-  if (set_channel_property(&priv->channel, prop_id, value))
-    return;
-  switch (prop_id) {
-    case CHANNEL_PROP_SIGNALLER:
-      if (g_value_get_object(value)) {
-        g_clear_object(&priv->signaller);
-        priv->signaller = TOUR_SIGNALLER(g_value_dup_object(value));
-      }
-      break;
-    case PROP_LATENCY:
-      priv->latency_ms = g_value_get_uint(value);
-      break;
-    case PROP_ICE_ADDRESSES:
-      priv->ice_addresses = g_value_get_string(value) ? g_value_get_string(value) : "";
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
-  }
+  if (!set_channel_property(&priv->channel, &priv->signaller, prop_id, value))
+    G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
 }
 
 static void tour_attendee_src_get_property(GObject *object, guint prop_id, GValue *value,
@@ -262,19 +206,9 @@ static void tour_attendee_src_get_property(GObject *object, guint prop_id, GValu
     return;
   }
   std::lock_guard<std::mutex> guard(priv->lock);
-  if (get_channel_property(priv->channel, prop_id, value))
+  if (get_channel_property(priv->channel, priv->signaller, prop_id, value))
     return;
   switch (prop_id) {
-    case CHANNEL_PROP_SIGNALLER:
-      g_value_set_object(value, priv->signaller);
-      break;
-    case PROP_LATENCY:
-      g_value_set_uint(value, priv->latency_ms);
-      break;
-    case PROP_ICE_ADDRESSES:
-      g_value_set_string(value, priv->ice_addresses.empty() ? nullptr :
-                                                              priv->ice_addresses.c_str());
-      break;
     case PROP_TIME_TO_FIRST_AUDIO:
       g_value_set_int64(value, priv->first_audio_ms);
       break;
@@ -297,30 +231,18 @@ static void tour_attendee_src_class_init(TourAttendeeSrcClass *klass) {
   element_class->change_state = tour_attendee_src_change_state;
   bin_class->handle_message = tour_attendee_src_handle_message;
 
-  install_channel_properties(gobject_class);
-  const auto flags = (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-                                   GST_PARAM_MUTABLE_READY);
-  g_object_class_install_property(
-      gobject_class, PROP_LATENCY,
-      g_param_spec_uint("latency", "Latency",
-                        "Receive jitterbuffer latency in milliseconds; the floor of the "
-                        "listening delay on a LAN",
-                        0, 10000, DEFAULT_LATENCY_MS, flags));
-  g_object_class_install_property(
-      gobject_class, PROP_ICE_ADDRESSES,
-      g_param_spec_string("ice-addresses", "ICE addresses",
-                          "Comma-separated local IP addresses ICE may use (e.g. 127.0.0.1); "
-                          "NULL lets libnice use every non-loopback interface",
-                          nullptr, flags));
-  state_pspec = g_param_spec_enum("state", "State",
-                                  "Connection state of the peer connection to the guide",
-                                  TOUR_TYPE_CONNECTION_STATE, TOUR_CONNECTION_STATE_INITIALIZING,
-                                  (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  install_channel_properties(gobject_class,
+                             "Receive jitterbuffer latency in milliseconds; the floor of the "
+                             "listening delay on a LAN");
+  state_pspec =
+      g_param_spec_enum("state", "State", "Connection state of the peer connection to the guide",
+                        TOUR_TYPE_CONNECTION_STATE, TOUR_CONNECTION_STATE_INITIALIZING,
+                        (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property(gobject_class, PROP_STATE, state_pspec);
   first_audio_pspec = g_param_spec_int64(
       "time-to-first-audio", "Time to first audio",
-      "Milliseconds from start to the first decoded buffer (-1 until it arrived)", -1,
-      G_MAXINT64, -1, (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+      "Milliseconds from start to the first decoded buffer (-1 until it arrived)", -1, G_MAXINT64,
+      -1, (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property(gobject_class, PROP_TIME_TO_FIRST_AUDIO, first_audio_pspec);
 
   gst_element_class_add_static_pad_template(element_class, &src_template);

@@ -41,15 +41,12 @@ using namespace tourcast;
 
 #define DEFAULT_MAX_ATTENDEES 1000
 #define DEFAULT_BITRATE 64000
-#define DEFAULT_LATENCY_MS 200
 #define PEER_QUEUE_MAX_TIME_NS (200 * GST_MSECOND)
 
 enum {
   PROP_MAX_ATTENDEES = CHANNEL_PROP_LAST,
   PROP_ATTENDEE_COUNT,
   PROP_BITRATE,
-  PROP_ICE_ADDRESSES,
-  PROP_LATENCY,
 };
 
 namespace {
@@ -69,12 +66,7 @@ struct TourGuideSinkPrivate {
   ChannelSettings channel;
   guint max_attendees = DEFAULT_MAX_ATTENDEES;
   gint bitrate = DEFAULT_BITRATE;
-  guint latency_ms = DEFAULT_LATENCY_MS;
-  std::string ice_addresses;
-
-  TourSignaller *signaller = nullptr;
-  std::vector<gulong> signaller_handlers;
-  bool signaller_started = false;
+  ChannelSignaller signaller{TOUR_ROLE_GUIDE};
   GMainContext *worker = nullptr;
 
   GstElement *encoder = nullptr;
@@ -98,8 +90,8 @@ static GParamSpec *attendee_count_pspec = nullptr;
 
 static void post_attendee_message(TourGuideSink *self, const char *name, const std::string &id,
                                   guint count, const char *reason) {
-  GstStructure *s = gst_structure_new(name, "peer-id", G_TYPE_STRING, id.c_str(),
-                                      "attendee-count", G_TYPE_UINT, count, nullptr);
+  GstStructure *s = gst_structure_new(name, "peer-id", G_TYPE_STRING, id.c_str(), "attendee-count",
+                                      G_TYPE_UINT, count, nullptr);
   if (reason)
     gst_structure_set(s, "reason", G_TYPE_STRING, reason, nullptr);
   gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), s));
@@ -191,14 +183,14 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
         return; /* the same attendee announcing itself again */
       replaced = id;
     } else if (priv->max_attendees > 0 && priv->peers.size() >= priv->max_attendees) {
-      GST_ELEMENT_WARNING(self, RESOURCE, BUSY,
-                          ("attendee %s refused: max-attendees (%u) reached", id.c_str(),
-                           priv->max_attendees),
-                          (nullptr));
+      GST_ELEMENT_WARNING(
+          self, RESOURCE, BUSY,
+          ("attendee %s refused: max-attendees (%u) reached", id.c_str(), priv->max_attendees),
+          (nullptr));
       return;
     }
-    latency = priv->latency_ms;
-    addresses = priv->ice_addresses;
+    latency = priv->channel.latency_ms;
+    addresses = priv->channel.ice_addresses;
   }
   if (!replaced.empty())
     remove_peer(self, replaced, "joined again");
@@ -210,15 +202,16 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
   peer->queue = gst_element_factory_make("queue", nullptr);
   /* A peer whose DTLS handshake is still running blocks its branch; leaking
    * old buffers keeps the tee (and every other attendee) moving. */
-  g_object_set(peer->queue, "leaky", 2, "max-size-buffers", 0, "max-size-bytes", 0,
-               "max-size-time", (guint64)PEER_QUEUE_MAX_TIME_NS, nullptr);
-  peer->webrtc = GST_ELEMENT(g_object_new(TOUR_TYPE_WEBRTC_BIN, "role", TOUR_ROLE_GUIDE,
-                                          "peer-id", id.c_str(), "session-id", session,
-                                          "latency", latency, "ice-addresses",
-                                          addresses.empty() ? nullptr : addresses.c_str(),
-                                          nullptr));
+  g_object_set(peer->queue, "leaky", 2, "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time",
+               (guint64)PEER_QUEUE_MAX_TIME_NS, nullptr);
+  peer->webrtc =
+      GST_ELEMENT(g_object_new(TOUR_TYPE_WEBRTC_BIN, "role", TOUR_ROLE_GUIDE, "peer-id", id.c_str(),
+                               "session-id", session, "latency", latency, "ice-addresses",
+                               addresses.empty() ? nullptr : addresses.c_str(), nullptr));
   g_free(session);
-  tour_webrtc_bin_set_shared_signaller(TOUR_WEBRTC_BIN(peer->webrtc), priv->signaller);
+  TourSignaller *signaller = priv->signaller.ref();
+  tour_webrtc_bin_set_shared_signaller(TOUR_WEBRTC_BIN(peer->webrtc), signaller);
+  g_object_unref(signaller);
   gst_object_ref_sink(peer->queue);
   gst_object_ref_sink(peer->webrtc);
   gst_bin_add_many(GST_BIN(self), peer->queue, peer->webrtc, nullptr);
@@ -279,56 +272,29 @@ static void on_info(TourSignaller *, const gchar *, const GstStructure *details,
 
 static bool start(TourGuideSink *self) {
   TourGuideSinkPrivate *priv = self->priv;
-  TourSignaller *signaller;
   ChannelSettings channel;
   gint bitrate;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
-    signaller = TOUR_SIGNALLER(g_object_ref(priv->signaller));
     channel = priv->channel;
     bitrate = priv->bitrate;
     priv->worker = tour_worker_acquire();
   }
   g_object_set(priv->encoder, "bitrate", bitrate, nullptr);
-  apply_channel_settings(signaller, channel, TOUR_ROLE_GUIDE);
-  std::vector<gulong> handlers = forward_signaller_problems(signaller, GST_ELEMENT(self));
-  handlers.push_back(connect_weak(signaller, "peer-joined", G_CALLBACK(on_peer_joined), self));
-  handlers.push_back(connect_weak(signaller, "peer-left", G_CALLBACK(on_peer_left), self));
-  handlers.push_back(connect_weak(signaller, "info", G_CALLBACK(on_info), self));
-  GError *error = nullptr;
-  bool ok = tour_signaller_start(signaller, &error);
-  if (!ok) {
-    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("%s", error->message), (nullptr));
-    g_clear_error(&error);
-    disconnect_handlers(signaller, &handlers);
-  }
-  {
-    std::lock_guard<std::mutex> guard(priv->lock);
-    priv->signaller_handlers = handlers;
-    priv->signaller_started = ok;
-  }
-  g_object_unref(signaller);
-  return ok;
+  return priv->signaller.start(GST_ELEMENT(self), channel,
+                               {{"peer-joined", G_CALLBACK(on_peer_joined)},
+                                {"peer-left", G_CALLBACK(on_peer_left)},
+                                {"info", G_CALLBACK(on_info)}});
 }
 
 static void stop(TourGuideSink *self) {
   TourGuideSinkPrivate *priv = self->priv;
-  TourSignaller *signaller;
-  std::vector<gulong> handlers;
-  bool started;
   std::map<std::string, std::unique_ptr<Peer>> peers;
+  priv->signaller.stop();
   {
     std::lock_guard<std::mutex> guard(priv->lock);
-    signaller = TOUR_SIGNALLER(g_object_ref(priv->signaller));
-    handlers.swap(priv->signaller_handlers);
-    started = priv->signaller_started;
-    priv->signaller_started = false;
     peers.swap(priv->peers);
   }
-  disconnect_handlers(signaller, &handlers);
-  if (started)
-    tour_signaller_stop(signaller);
-  g_object_unref(signaller);
   /* The stream is stopped: the branches can go without pad probes. */
   for (auto &entry : peers) {
     Removal removal{self, std::move(entry.second)};
@@ -417,23 +383,20 @@ static void tour_guide_sink_init(TourGuideSink *self) {
   g_object_set(priv->encoder, "bitrate", DEFAULT_BITRATE, nullptr);
   g_object_set(payloader, "pt", 96, nullptr);
   g_object_set(priv->tee, "allow-not-linked", TRUE, nullptr);
-  gst_bin_add_many(GST_BIN(self), convert, to_float, resample, to_encoder, priv->encoder,
-                   payloader, priv->tee, nullptr);
+  gst_bin_add_many(GST_BIN(self), convert, to_float, resample, to_encoder, priv->encoder, payloader,
+                   priv->tee, nullptr);
   gst_element_link_many(convert, to_float, resample, to_encoder, priv->encoder, payloader,
                         priv->tee, nullptr);
   GstPad *target = gst_element_get_static_pad(convert, "sink");
-  GstPad *ghost = gst_ghost_pad_new_from_template("sink", target,
-                                                  gst_static_pad_template_get(&sink_template));
+  GstPad *ghost =
+      gst_ghost_pad_new_from_template("sink", target, gst_static_pad_template_get(&sink_template));
   gst_object_unref(target);
   gst_element_add_pad(GST_ELEMENT(self), ghost);
-  priv->signaller =
-      TOUR_SIGNALLER(g_object_new(TOUR_TYPE_REDIS_SIGNALLER, "role", TOUR_ROLE_GUIDE, nullptr));
   GST_OBJECT_FLAG_SET(self, GST_ELEMENT_FLAG_SINK);
 }
 
 static void tour_guide_sink_finalize(GObject *object) {
   auto *self = TOUR_GUIDE_SINK(object);
-  g_clear_object(&self->priv->signaller);
   delete self->priv;
   G_OBJECT_CLASS(parent_class)->finalize(object);
 }
@@ -443,26 +406,14 @@ static void tour_guide_sink_set_property(GObject *object, guint prop_id, const G
   auto *self = TOUR_GUIDE_SINK(object);
   TourGuideSinkPrivate *priv = self->priv;
   std::lock_guard<std::mutex> guard(priv->lock);
-  if (set_channel_property(&priv->channel, prop_id, value))
+  if (set_channel_property(&priv->channel, &priv->signaller, prop_id, value))
     return;
   switch (prop_id) {
-    case CHANNEL_PROP_SIGNALLER:
-      if (g_value_get_object(value)) {
-        g_clear_object(&priv->signaller);
-        priv->signaller = TOUR_SIGNALLER(g_value_dup_object(value));
-      }
-      break;
     case PROP_MAX_ATTENDEES:
       priv->max_attendees = g_value_get_uint(value);
       break;
     case PROP_BITRATE:
       priv->bitrate = g_value_get_int(value);
-      break;
-    case PROP_ICE_ADDRESSES:
-      priv->ice_addresses = g_value_get_string(value) ? g_value_get_string(value) : "";
-      break;
-    case PROP_LATENCY:
-      priv->latency_ms = g_value_get_uint(value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -474,12 +425,9 @@ static void tour_guide_sink_get_property(GObject *object, guint prop_id, GValue 
   auto *self = TOUR_GUIDE_SINK(object);
   TourGuideSinkPrivate *priv = self->priv;
   std::lock_guard<std::mutex> guard(priv->lock);
-  if (get_channel_property(priv->channel, prop_id, value))
+  if (get_channel_property(priv->channel, priv->signaller, prop_id, value))
     return;
   switch (prop_id) {
-    case CHANNEL_PROP_SIGNALLER:
-      g_value_set_object(value, priv->signaller);
-      break;
     case PROP_MAX_ATTENDEES:
       g_value_set_uint(value, priv->max_attendees);
       break;
@@ -488,13 +436,6 @@ static void tour_guide_sink_get_property(GObject *object, guint prop_id, GValue 
       break;
     case PROP_BITRATE:
       g_value_set_int(value, priv->bitrate);
-      break;
-    case PROP_ICE_ADDRESSES:
-      g_value_set_string(value, priv->ice_addresses.empty() ? nullptr :
-                                                              priv->ice_addresses.c_str());
-      break;
-    case PROP_LATENCY:
-      g_value_set_uint(value, priv->latency_ms);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -514,17 +455,19 @@ static void tour_guide_sink_class_init(TourGuideSinkClass *klass) {
   element_class->change_state = tour_guide_sink_change_state;
   bin_class->handle_message = tour_guide_sink_handle_message;
 
-  install_channel_properties(gobject_class);
-  const auto flags = (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-                                   GST_PARAM_MUTABLE_READY);
+  install_channel_properties(gobject_class,
+                             "Jitterbuffer latency in milliseconds of each peer's webrtcbin (it "
+                             "only receives RTCP on the guide side)");
+  const auto flags =
+      (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   g_object_class_install_property(
       gobject_class, PROP_MAX_ATTENDEES,
-      g_param_spec_uint("max-attendees", "Max attendees",
-                        "Attendees served at once; more are refused with a warning (0 = no "
-                        "limit)",
-                        0, G_MAXUINT, DEFAULT_MAX_ATTENDEES,
-                        (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-                                      GST_PARAM_MUTABLE_PLAYING)));
+      g_param_spec_uint(
+          "max-attendees", "Max attendees",
+          "Attendees served at once; more are refused with a warning (0 = no "
+          "limit)",
+          0, G_MAXUINT, DEFAULT_MAX_ATTENDEES,
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
   attendee_count_pspec = g_param_spec_uint(
       "attendee-count", "Attendee count", "Attendees with a peer connection right now", 0,
       G_MAXUINT, 0, (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
@@ -533,18 +476,6 @@ static void tour_guide_sink_class_init(TourGuideSinkClass *klass) {
       gobject_class, PROP_BITRATE,
       g_param_spec_int("bitrate", "Bitrate", "Opus bitrate in bits per second", 4000, 650000,
                        DEFAULT_BITRATE, flags));
-  g_object_class_install_property(
-      gobject_class, PROP_ICE_ADDRESSES,
-      g_param_spec_string("ice-addresses", "ICE addresses",
-                          "Comma-separated local IP addresses ICE may use (e.g. 127.0.0.1); "
-                          "NULL lets libnice use every non-loopback interface",
-                          nullptr, flags));
-  g_object_class_install_property(
-      gobject_class, PROP_LATENCY,
-      g_param_spec_uint("latency", "Latency",
-                        "Jitterbuffer latency in milliseconds of each peer's webrtcbin (RTCP "
-                        "only on the guide side)",
-                        0, 10000, DEFAULT_LATENCY_MS, flags));
 
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_set_static_metadata(

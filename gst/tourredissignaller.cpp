@@ -120,9 +120,9 @@ struct TourRedisSignallerPrivate {
   GSource *reconnect_source = nullptr;
   std::string join_id;
   PeerView self_view;
-  std::map<std::string, uint64_t> outgoing_sequence; /* by session */
+  std::map<std::string, uint64_t> outgoing_sequence;                /* by session */
   std::map<std::string, std::unique_ptr<IncomingSession>> incoming; /* by session */
-  std::map<std::string, PeerView> peers;             /* guide: attendees by id */
+  std::map<std::string, PeerView> peers;                            /* guide: attendees by id */
   std::set<std::string> sessions_with_candidates;
   std::set<std::string> warned;
 };
@@ -135,8 +135,7 @@ struct _TourRedisSignaller {
 static void tour_redis_signaller_iface_init(TourSignallerInterface *iface);
 
 G_DEFINE_TYPE_WITH_CODE(TourRedisSignaller, tour_redis_signaller, G_TYPE_OBJECT,
-                        G_IMPLEMENT_INTERFACE(TOUR_TYPE_SIGNALLER,
-                                              tour_redis_signaller_iface_init))
+                        G_IMPLEMENT_INTERFACE(TOUR_TYPE_SIGNALLER, tour_redis_signaller_iface_init))
 
 /* ---------- helpers (worker thread) ---------- */
 
@@ -253,8 +252,8 @@ void update_coordination(TourRedisSignaller *self, const char *op, const std::st
   std::string stale = is_guide(self) ? std::to_string(ttl_ms(self)) : "0";
   send_command(self,
                {"EVAL", kUpdateCoordinationScript, "1", coordination_key(s.tour, s.language),
-                role_name(s.role), s.participant_id, std::to_string(tour_epoch_ms()), op,
-                connected, gathered, phase, stale, std::to_string(COORDINATION_TTL_MS)},
+                role_name(s.role), s.participant_id, std::to_string(tour_epoch_ms()), op, connected,
+                gathered, phase, stale, std::to_string(COORDINATION_TTL_MS)},
                [self, done](const redisReply *reply, const std::string &error) {
                  if (error.rfind(kMalformedCoordinationTag, 0) == 0) {
                    warn(self, "Redis key " + error.substr(sizeof kMalformedCoordinationTag));
@@ -370,8 +369,11 @@ gboolean on_gap_timeout(gpointer data) {
     std::vector<uint64_t> skipped;
     auto ready = it->second->sequencer.poll(now, &skipped);
     for (uint64_t seq : skipped)
-      GST_WARNING_OBJECT(self, "candidate %" G_GUINT64_FORMAT " of session %s never arrived; "
-                         "going on without it", seq, session.c_str());
+      GST_WARNING_OBJECT(self,
+                         "candidate %" G_GUINT64_FORMAT
+                         " of session %s never arrived; "
+                         "going on without it",
+                         seq, session.c_str());
     deliver_candidates(self, session, ready);
   }
   schedule_gap_check(self);
@@ -401,35 +403,34 @@ void fetch_missing_from_queue(TourRedisSignaller *self, const std::string &sessi
     return;
   it->second->fetching_queue = true;
   const Settings &s = self->priv->active;
-  send_command(
-      self, {"LRANGE", ice_candidates_key(s.tour, s.language), "0", "-1"},
-      [self, session](const redisReply *reply, const std::string &error) {
-        auto found = self->priv->incoming.find(session);
-        if (found == self->priv->incoming.end())
-          return;
-        found->second->fetching_queue = false;
-        if (!error.empty() || reply == nullptr || reply->type != REDIS_REPLY_ARRAY)
-          return;
-        int64_t now = tour_now_ms();
-        for (size_t i = 0; i < reply->elements; i++) {
-          const redisReply *e = reply->element[i];
-          if (e->type != REDIS_REPLY_STRING)
-            continue;
-          CandidateRecord record;
-          std::string err;
-          if (!decode_candidate(std::string_view(e->str, e->len), &record, &err) ||
-              record.session != session || record.from != found->second->peer_id)
-            continue;
-          BufferedCandidate c;
-          c.candidate = record.candidate;
-          c.mline = record.mline;
-          c.sequence = record.sequence;
-          c.priority = record.priority;
-          c.timestamp_ms = now;
-          deliver_candidates(self, session, found->second->sequencer.receive(c, now));
-        }
-        schedule_gap_check(self);
-      });
+  send_command(self, {"LRANGE", ice_candidates_key(s.tour, s.language), "0", "-1"},
+               [self, session](const redisReply *reply, const std::string &error) {
+                 auto found = self->priv->incoming.find(session);
+                 if (found == self->priv->incoming.end())
+                   return;
+                 found->second->fetching_queue = false;
+                 if (!error.empty() || reply == nullptr || reply->type != REDIS_REPLY_ARRAY)
+                   return;
+                 int64_t now = tour_now_ms();
+                 for (size_t i = 0; i < reply->elements; i++) {
+                   const redisReply *e = reply->element[i];
+                   if (e->type != REDIS_REPLY_STRING)
+                     continue;
+                   CandidateRecord record;
+                   std::string err;
+                   if (!decode_candidate(std::string_view(e->str, e->len), &record, &err) ||
+                       record.session != session || record.from != found->second->peer_id)
+                     continue;
+                   BufferedCandidate c;
+                   c.candidate = record.candidate;
+                   c.mline = record.mline;
+                   c.sequence = record.sequence;
+                   c.priority = record.priority;
+                   c.timestamp_ms = now;
+                   deliver_candidates(self, session, found->second->sequencer.receive(c, now));
+                 }
+                 schedule_gap_check(self);
+               });
 }
 
 void handle_candidate(TourRedisSignaller *self, const SignalMessage &message) {
@@ -437,8 +438,8 @@ void handle_candidate(TourRedisSignaller *self, const SignalMessage &message) {
   auto it = priv->incoming.find(message.session);
   if (it == priv->incoming.end()) {
     it = priv->incoming
-             .emplace(message.session, std::make_unique<IncomingSession>(
-                                           message.from, priv->active.gap_timeout_ms))
+             .emplace(message.session,
+                      std::make_unique<IncomingSession>(message.from, priv->active.gap_timeout_ms))
              .first;
   } else if (it->second->peer_id != message.from) {
     warn(self, "ignored candidate for session " + message.session + " from " + message.from +
@@ -465,9 +466,9 @@ void handle_description(TourRedisSignaller *self, const SignalMessage &message,
                         GstWebRTCSDPType type) {
   GstSDPMessage *sdp = nullptr;
   if (gst_sdp_message_new_from_text(message.sdp.c_str(), &sdp) != GST_SDP_OK || sdp == nullptr) {
-    warn(self, "ignored an unparsable SDP " + std::string(type == GST_WEBRTC_SDP_TYPE_OFFER ?
-                                                              "offer" : "answer") +
-                   " from " + message.from);
+    warn(self, "ignored an unparsable SDP " +
+                   std::string(type == GST_WEBRTC_SDP_TYPE_OFFER ? "offer" : "answer") + " from " +
+                   message.from);
     return;
   }
   GstWebRTCSessionDescription *desc = gst_webrtc_session_description_new(type, sdp);
@@ -600,8 +601,8 @@ void connect_redis(TourRedisSignaller *self) {
                     TourRedisSignallerPrivate *r = self->priv;
                     announce(self);
                     clear_source(&r->heartbeat_source);
-                    r->heartbeat_source = add_timeout(
-                        r->context, r->active.heartbeat_interval_ms, on_heartbeat, self);
+                    r->heartbeat_source = add_timeout(r->context, r->active.heartbeat_interval_ms,
+                                                      on_heartbeat, self);
                   });
             },
             lost);
@@ -647,8 +648,8 @@ static gboolean tour_redis_signaller_start(TourSignaller *signaller, GError **er
   priv->context = tour_worker_acquire();
   priv->running = true;
   GST_INFO_OBJECT(self, "starting %s %s on %s/%s via %s", role_name(settings.role).c_str(),
-                  settings.participant_id.c_str(), settings.tour.c_str(),
-                  settings.language.c_str(), redis_url_to_string(url, true).c_str());
+                  settings.participant_id.c_str(), settings.tour.c_str(), settings.language.c_str(),
+                  redis_url_to_string(url, true).c_str());
   run_on_worker(self, [self]() { connect_redis(self); });
   return TRUE;
 }
@@ -808,10 +809,10 @@ static void tour_redis_signaller_add_ice(TourSignaller *signaller, const gchar *
     message.mline = mline;
     message.sequence = record.sequence;
     message.timestamp = record.timestamp;
-    send_command(self, {"EVAL", kPushCandidateScript, "1", ice_candidates_key(s.tour, s.language),
-                        encode_candidate(record), peer_channel(self, peer),
-                        encode_signal(message), std::to_string(CANDIDATE_QUEUE_MAX),
-                        std::to_string(CANDIDATE_QUEUE_TTL_MS)});
+    send_command(self,
+                 {"EVAL", kPushCandidateScript, "1", ice_candidates_key(s.tour, s.language),
+                  encode_candidate(record), peer_channel(self, peer), encode_signal(message),
+                  std::to_string(CANDIDATE_QUEUE_MAX), std::to_string(CANDIDATE_QUEUE_TTL_MS)});
     if (priv->sessions_with_candidates.insert(session).second)
       update_coordination(self, "status", "", "", "ice_exchange");
   });
@@ -842,8 +843,9 @@ static void tour_redis_signaller_report_status(TourSignaller *signaller, const g
     }
     if (is_guide(self)) {
       /* The guide's own record tells whether it is serving anybody. */
-      std::string own = any_connected ? "connected" : priv->peers.empty() ? "initializing"
-                                                                          : "connecting";
+      std::string own = any_connected         ? "connected"
+                        : priv->peers.empty() ? "initializing"
+                                              : "connecting";
       bool own_gathered = gathered || priv->self_view.gathered;
       if (own != priv->self_view.state || own_gathered != priv->self_view.gathered) {
         priv->self_view.state = own;
@@ -978,8 +980,8 @@ static void tour_redis_signaller_class_init(TourRedisSignallerClass *klass) {
   gobject_class->set_property = tour_redis_signaller_set_property;
   gobject_class->get_property = tour_redis_signaller_get_property;
 
-  const auto flags = (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-                                   GST_PARAM_MUTABLE_READY);
+  const auto flags =
+      (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   g_object_class_override_property(gobject_class, PROP_ROLE, "role");
   g_object_class_override_property(gobject_class, PROP_PARTICIPANT_ID, "participant-id");
   g_object_class_install_property(
@@ -1005,13 +1007,12 @@ static void tour_redis_signaller_class_init(TourRedisSignallerClass *klass) {
   g_object_class_install_property(
       gobject_class, PROP_CONNECT_ATTEMPTS,
       g_param_spec_uint("connect-attempts", "Connect attempts",
-                        "Attempts to reach Redis at start before giving up with an error", 1,
-                        100, DEFAULT_CONNECT_ATTEMPTS, flags));
-  g_object_class_install_property(
-      gobject_class, PROP_RETRY_DELAY,
-      g_param_spec_uint("retry-delay", "Retry delay",
-                        "Milliseconds between attempts to reach Redis", 10, 60000,
-                        DEFAULT_RETRY_DELAY_MS, flags));
+                        "Attempts to reach Redis at start before giving up with an error", 1, 100,
+                        DEFAULT_CONNECT_ATTEMPTS, flags));
+  g_object_class_install_property(gobject_class, PROP_RETRY_DELAY,
+                                  g_param_spec_uint("retry-delay", "Retry delay",
+                                                    "Milliseconds between attempts to reach Redis",
+                                                    10, 60000, DEFAULT_RETRY_DELAY_MS, flags));
   g_object_class_install_property(
       gobject_class, PROP_GAP_TIMEOUT,
       g_param_spec_uint("gap-timeout", "Gap timeout",

@@ -17,7 +17,9 @@ GType tour_role_get_type(void) {
   return type;
 }
 
+// clang-format off
 G_DEFINE_QUARK(tour-signaller-error-quark, tour_signaller_error)
+// clang-format on
 
 G_DEFINE_INTERFACE(TourSignaller, tour_signaller, G_TYPE_OBJECT)
 
@@ -59,11 +61,11 @@ static void tour_signaller_default_init(TourSignallerInterface *iface) {
    * Whether this participant is the channel's guide or an attendee.
    */
   g_object_interface_install_property(
-      iface, g_param_spec_enum("role", "Role",
-                               "Whether this participant is the channel's guide or an attendee",
-                               TOUR_TYPE_ROLE, TOUR_ROLE_ATTENDEE,
-                               (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-                                             GST_PARAM_MUTABLE_READY)));
+      iface,
+      g_param_spec_enum(
+          "role", "Role", "Whether this participant is the channel's guide or an attendee",
+          TOUR_TYPE_ROLE, TOUR_ROLE_ATTENDEE,
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
   /**
    * TourSignaller:participant-id:
    *
@@ -82,9 +84,9 @@ static void tour_signaller_default_init(TourSignallerInterface *iface) {
    * @peer_id: the attendee that wants to listen
    * @join_id: changes when the same attendee id joins again (a restart)
    */
-  signals[SIGNAL_PEER_JOINED] = g_signal_new("peer-joined", type, G_SIGNAL_RUN_LAST, 0, nullptr,
-                                             nullptr, nullptr, G_TYPE_NONE, 2, G_TYPE_STRING,
-                                             G_TYPE_STRING);
+  signals[SIGNAL_PEER_JOINED] =
+      g_signal_new("peer-joined", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
+                   G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
   /**
    * TourSignaller::peer-left:
    * @peer_id: the participant that said goodbye or expired
@@ -97,10 +99,9 @@ static void tour_signaller_default_init(TourSignallerInterface *iface) {
    * @session_id: the peer connection it belongs to
    * @sdp: the remote offer or answer
    */
-  signals[SIGNAL_SESSION_DESCRIPTION] =
-      g_signal_new("session-description", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
-                   G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING,
-                   GST_TYPE_WEBRTC_SESSION_DESCRIPTION);
+  signals[SIGNAL_SESSION_DESCRIPTION] = g_signal_new(
+      "session-description", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr, G_TYPE_NONE, 3,
+      G_TYPE_STRING, G_TYPE_STRING, GST_TYPE_WEBRTC_SESSION_DESCRIPTION);
   /**
    * TourSignaller::handle-ice:
    * @peer_id: who sent it
@@ -109,8 +110,8 @@ static void tour_signaller_default_init(TourSignallerInterface *iface) {
    * @candidate: the remote candidate, in sequence order
    */
   signals[SIGNAL_HANDLE_ICE] =
-      g_signal_new("handle-ice", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
-                   G_TYPE_NONE, 4, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_UINT, G_TYPE_STRING);
+      g_signal_new("handle-ice", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr, G_TYPE_NONE,
+                   4, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_UINT, G_TYPE_STRING);
   /**
    * TourSignaller::error:
    * @message: what failed, in words a user can act on
@@ -130,23 +131,23 @@ static void tour_signaller_default_init(TourSignallerInterface *iface) {
    * @what: the kind of event, e.g. "offer-stored"
    * @details: its fields
    */
-  signals[SIGNAL_INFO] = g_signal_new("info", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr,
-                                      nullptr, G_TYPE_NONE, 2, G_TYPE_STRING, GST_TYPE_STRUCTURE);
+  signals[SIGNAL_INFO] = g_signal_new("info", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
+                                      G_TYPE_NONE, 2, G_TYPE_STRING, GST_TYPE_STRUCTURE);
 
   signals[SIGNAL_ACTION_START] = g_signal_new_class_handler(
-      "start", type, (GSignalFlags)(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
-      G_CALLBACK(action_start), nullptr, nullptr, nullptr, G_TYPE_BOOLEAN, 0);
+      "start", type, (GSignalFlags)(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION), G_CALLBACK(action_start),
+      nullptr, nullptr, nullptr, G_TYPE_BOOLEAN, 0);
   signals[SIGNAL_ACTION_STOP] = g_signal_new_class_handler(
       "stop", type, (GSignalFlags)(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
       G_CALLBACK(tour_signaller_stop), nullptr, nullptr, nullptr, G_TYPE_NONE, 0);
   signals[SIGNAL_ACTION_SEND_SDP] = g_signal_new_class_handler(
       "send-sdp", type, (GSignalFlags)(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
-      G_CALLBACK(tour_signaller_send_sdp), nullptr, nullptr, nullptr, G_TYPE_NONE, 3,
-      G_TYPE_STRING, G_TYPE_STRING, GST_TYPE_WEBRTC_SESSION_DESCRIPTION);
+      G_CALLBACK(tour_signaller_send_sdp), nullptr, nullptr, nullptr, G_TYPE_NONE, 3, G_TYPE_STRING,
+      G_TYPE_STRING, GST_TYPE_WEBRTC_SESSION_DESCRIPTION);
   signals[SIGNAL_ACTION_ADD_ICE] = g_signal_new_class_handler(
       "add-ice", type, (GSignalFlags)(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
-      G_CALLBACK(tour_signaller_add_ice), nullptr, nullptr, nullptr, G_TYPE_NONE, 4,
-      G_TYPE_STRING, G_TYPE_STRING, G_TYPE_UINT, G_TYPE_STRING);
+      G_CALLBACK(tour_signaller_add_ice), nullptr, nullptr, nullptr, G_TYPE_NONE, 4, G_TYPE_STRING,
+      G_TYPE_STRING, G_TYPE_UINT, G_TYPE_STRING);
   signals[SIGNAL_ACTION_REPORT_STATUS] = g_signal_new_class_handler(
       "report-status", type, (GSignalFlags)(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
       G_CALLBACK(tour_signaller_report_status), nullptr, nullptr, nullptr, G_TYPE_NONE, 3,
@@ -223,8 +224,7 @@ void tour_signaller_emit_session_description(TourSignaller *self, const gchar *p
 }
 
 void tour_signaller_emit_handle_ice(TourSignaller *self, const gchar *peer_id,
-                                    const gchar *session_id, guint mline,
-                                    const gchar *candidate) {
+                                    const gchar *session_id, guint mline, const gchar *candidate) {
   g_signal_emit(self, signals[SIGNAL_HANDLE_ICE], 0, peer_id, session_id, mline, candidate);
 }
 
@@ -236,7 +236,6 @@ void tour_signaller_emit_warning(TourSignaller *self, const gchar *message) {
   g_signal_emit(self, signals[SIGNAL_WARNING], 0, message);
 }
 
-void tour_signaller_emit_info(TourSignaller *self, const gchar *what,
-                              const GstStructure *details) {
+void tour_signaller_emit_info(TourSignaller *self, const gchar *what, const GstStructure *details) {
   g_signal_emit(self, signals[SIGNAL_INFO], 0, what, details);
 }

@@ -65,8 +65,7 @@ void tour_signaller_add_ice(TourSignaller *self, const gchar *peer_id, const gch
                             guint mline, const gchar *candidate);
 void tour_signaller_report_status(TourSignaller *self, const gchar *peer_id, const gchar *state,
                                   gboolean ice_gathering_complete);
-void tour_signaller_end_session(TourSignaller *self, const gchar *peer_id,
-                                const gchar *session_id);
+void tour_signaller_end_session(TourSignaller *self, const gchar *peer_id, const gchar *session_id);
 
 /* For implementations: emit the interface's notifications. */
 void tour_signaller_emit_peer_joined(TourSignaller *self, const gchar *peer_id,
@@ -76,8 +75,7 @@ void tour_signaller_emit_session_description(TourSignaller *self, const gchar *p
                                              const gchar *session_id,
                                              GstWebRTCSessionDescription *sdp);
 void tour_signaller_emit_handle_ice(TourSignaller *self, const gchar *peer_id,
-                                    const gchar *session_id, guint mline,
-                                    const gchar *candidate);
+                                    const gchar *session_id, guint mline, const gchar *candidate);
 void tour_signaller_emit_error(TourSignaller *self, const gchar *message);
 void tour_signaller_emit_warning(TourSignaller *self, const gchar *message);
 void tour_signaller_emit_info(TourSignaller *self, const gchar *what, const GstStructure *details);

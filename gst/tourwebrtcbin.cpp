@@ -137,10 +137,10 @@ G_DEFINE_TYPE_WITH_CODE(TourWebRTCBin, tour_webrtc_bin, GST_TYPE_BIN,
                                               tour_webrtc_bin_child_proxy_init));
 GST_ELEMENT_REGISTER_DEFINE(tourwebrtcbin, "tourwebrtcbin", GST_RANK_NONE, TOUR_TYPE_WEBRTC_BIN);
 
-static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
-    "sink", GST_PAD_SINK, GST_PAD_REQUEST, GST_STATIC_CAPS(OPUS_RTP_CAPS));
-static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
-    "src", GST_PAD_SRC, GST_PAD_SOMETIMES, GST_STATIC_CAPS(OPUS_RTP_CAPS));
+static GstStaticPadTemplate sink_template =
+    GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_REQUEST, GST_STATIC_CAPS(OPUS_RTP_CAPS));
+static GstStaticPadTemplate src_template =
+    GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_SOMETIMES, GST_STATIC_CAPS(OPUS_RTP_CAPS));
 
 static GParamSpec *state_pspec = nullptr;
 
@@ -238,8 +238,8 @@ static void apply_transition(TourWebRTCBin *self, const Transition &t) {
   GstStructure *s = gst_structure_new(
       "tourcast-state", "old-state", G_TYPE_STRING, to_string(c.from), "new-state", G_TYPE_STRING,
       to_string(c.to), "reason", G_TYPE_STRING, c.reason.c_str(), "timestamp", G_TYPE_INT64,
-      (gint64)tour_epoch_ms(), "peer-id", G_TYPE_STRING, peer.c_str(), "session-id",
-      G_TYPE_STRING, session.c_str(), "by-timeout", G_TYPE_BOOLEAN, c.by_timeout, nullptr);
+      (gint64)tour_epoch_ms(), "peer-id", G_TYPE_STRING, peer.c_str(), "session-id", G_TYPE_STRING,
+      session.c_str(), "by-timeout", G_TYPE_BOOLEAN, c.by_timeout, nullptr);
   gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), s));
   g_object_notify_by_pspec(G_OBJECT(self), state_pspec);
   if (signaller && c.to != ConnectionState::kClosed)
@@ -249,8 +249,8 @@ static void apply_transition(TourWebRTCBin *self, const Transition &t) {
   run_cleanup(self, c.to);
   if (c.to == ConnectionState::kFailed && fail_is_error) {
     GST_ELEMENT_ERROR(self, RESOURCE, FAILED,
-                      ("WebRTC connection to %s failed: %s", peer.empty() ? "the guide" :
-                       peer.c_str(), c.reason.c_str()),
+                      ("WebRTC connection to %s failed: %s",
+                       peer.empty() ? "the guide" : peer.c_str(), c.reason.c_str()),
                       ("session %s", session.c_str()));
   }
 }
@@ -315,8 +315,10 @@ static void flush_remote_candidates(TourWebRTCBin *self) {
        * times. */
       std::lock_guard<std::mutex> guard(priv->lock);
       if (!priv->retries.record_failure(c, tour_now_ms()))
-        GST_WARNING_OBJECT(self, "gave up on candidate for media line %u: the remote "
-                           "description has %u", c.mline, media_count);
+        GST_WARNING_OBJECT(self,
+                           "gave up on candidate for media line %u: the remote "
+                           "description has %u",
+                           c.mline, media_count);
       continue;
     }
     GST_LOG_OBJECT(self, "adding remote candidate %" G_GUINT64_FORMAT ": %s", c.sequence,
@@ -487,9 +489,8 @@ static void on_remote_description_set(GstPromise *promise, gpointer data) {
   descriptions_changed(self, false, true);
 }
 
-static void on_session_description(TourSignaller *, const gchar *peer_id,
-                                   const gchar *session_id, GstWebRTCSessionDescription *desc,
-                                   gpointer data) {
+static void on_session_description(TourSignaller *, const gchar *peer_id, const gchar *session_id,
+                                   GstWebRTCSessionDescription *desc, gpointer data) {
   auto *self = static_cast<TourWebRTCBin *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
   if (self == nullptr)
     return;
@@ -506,8 +507,8 @@ static void on_session_description(TourSignaller *, const gchar *peer_id,
           priv->peer_id = peer_id;
           accept = true;
         } else if (priv->session_id != session_id) {
-          GST_INFO_OBJECT(self, "ignoring offer of session %s: this element carries %s",
-                          session_id, priv->session_id.c_str());
+          GST_INFO_OBJECT(self, "ignoring offer of session %s: this element carries %s", session_id,
+                          priv->session_id.c_str());
         }
       } else if (priv->role == TOUR_ROLE_GUIDE && desc->type == GST_WEBRTC_SDP_TYPE_ANSWER) {
         accept = priv->peer_id == peer_id && priv->session_id == session_id;
@@ -521,8 +522,7 @@ static void on_session_description(TourSignaller *, const gchar *peer_id,
       g_object_notify(G_OBJECT(self), "session-id");
     move_to(self, ConnectionState::kSignaling,
             std::string("received ") +
-                (desc->type == GST_WEBRTC_SDP_TYPE_OFFER ? "offer" : "answer") + " from " +
-                peer_id,
+                (desc->type == GST_WEBRTC_SDP_TYPE_OFFER ? "offer" : "answer") + " from " + peer_id,
             true);
     GstPromise *promise = new_promise(self, desc->type, on_remote_description_set);
     g_signal_emit_by_name(priv->webrtc, "set-remote-description", desc, promise);
@@ -644,8 +644,8 @@ static void on_webrtc_pad_added(GstElement *, GstPad *pad, TourWebRTCBin *self) 
   if (GST_PAD_DIRECTION(pad) != GST_PAD_SRC)
     return;
   TourWebRTCBinPrivate *priv = self->priv;
-  GstPad *ghost = gst_ghost_pad_new_from_template(
-      "src", pad, gst_static_pad_template_get(&src_template));
+  GstPad *ghost =
+      gst_ghost_pad_new_from_template("src", pad, gst_static_pad_template_get(&src_template));
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     if (priv->src_ghost) {
@@ -670,8 +670,8 @@ static void disconnect_signaller_locked(TourWebRTCBin *self) {
 
 static void connect_signaller_locked(TourWebRTCBin *self) {
   TourWebRTCBinPrivate *priv = self->priv;
-  priv->signaller_handlers.push_back(connect_weak(
-      priv->signaller, "session-description", G_CALLBACK(on_session_description), self));
+  priv->signaller_handlers.push_back(connect_weak(priv->signaller, "session-description",
+                                                  G_CALLBACK(on_session_description), self));
   priv->signaller_handlers.push_back(
       connect_weak(priv->signaller, "handle-ice", G_CALLBACK(on_handle_ice), self));
 }
@@ -763,8 +763,8 @@ static GstPad *tour_webrtc_bin_request_new_pad(GstElement *element, GstPadTempla
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     if (priv->role != TOUR_ROLE_GUIDE) {
-      GST_ELEMENT_ERROR(self, CORE, PAD,
-                        ("tourwebrtcbin takes audio only as a guide (role=guide)"), (nullptr));
+      GST_ELEMENT_ERROR(self, CORE, PAD, ("tourwebrtcbin takes audio only as a guide (role=guide)"),
+                        (nullptr));
       return nullptr;
     }
   }
@@ -780,8 +780,7 @@ static GstPad *tour_webrtc_bin_request_new_pad(GstElement *element, GstPadTempla
   GstWebRTCRTPTransceiver *transceiver = nullptr;
   g_object_get(webrtc_sink, "transceiver", &transceiver, nullptr);
   if (transceiver) {
-    g_object_set(transceiver, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
-                 nullptr);
+    g_object_set(transceiver, "direction", GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY, nullptr);
     gst_object_unref(transceiver);
   }
   GstPad *ghost = gst_ghost_pad_new_from_template("sink", webrtc_sink, templ);
@@ -909,12 +908,11 @@ static void tour_webrtc_bin_init(TourWebRTCBin *self) {
   g_object_set(priv->webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, nullptr);
   gst_bin_add(GST_BIN(self), priv->webrtc);
   g_signal_connect(priv->webrtc, "on-ice-candidate", G_CALLBACK(on_ice_candidate), self);
-  g_signal_connect(priv->webrtc, "notify::ice-gathering-state",
-                   G_CALLBACK(on_ice_gathering_state), self);
+  g_signal_connect(priv->webrtc, "notify::ice-gathering-state", G_CALLBACK(on_ice_gathering_state),
+                   self);
   g_signal_connect(priv->webrtc, "notify::ice-connection-state",
                    G_CALLBACK(on_ice_connection_state), self);
-  g_signal_connect(priv->webrtc, "notify::connection-state", G_CALLBACK(on_connection_state),
-                   self);
+  g_signal_connect(priv->webrtc, "notify::connection-state", G_CALLBACK(on_connection_state), self);
   g_signal_connect(priv->webrtc, "pad-added", G_CALLBACK(on_webrtc_pad_added), self);
 }
 
@@ -966,7 +964,8 @@ static void tour_webrtc_bin_set_property(GObject *object, guint prop_id, const G
       priv->ice_tcp = g_value_get_boolean(value);
       break;
     default:
-      if (prop_id >= PROP_TIMEOUT_FIRST && prop_id < PROP_TIMEOUT_FIRST + kTimeoutProperties.size()) {
+      if (prop_id >= PROP_TIMEOUT_FIRST &&
+          prop_id < PROP_TIMEOUT_FIRST + kTimeoutProperties.size()) {
         priv->machine.set_timeout_ms(kTimeoutProperties[prop_id - PROP_TIMEOUT_FIRST].state,
                                      g_value_get_uint(value));
         schedule_timer_locked(self);
@@ -1001,14 +1000,15 @@ static void tour_webrtc_bin_get_property(GObject *object, guint prop_id, GValue 
       g_value_set_uint(value, priv->latency_ms);
       break;
     case PROP_ICE_ADDRESSES:
-      g_value_set_string(value, priv->ice_addresses.empty() ? nullptr :
-                                                              priv->ice_addresses.c_str());
+      g_value_set_string(value,
+                         priv->ice_addresses.empty() ? nullptr : priv->ice_addresses.c_str());
       break;
     case PROP_ICE_TCP:
       g_value_set_boolean(value, priv->ice_tcp);
       break;
     default:
-      if (prop_id >= PROP_TIMEOUT_FIRST && prop_id < PROP_TIMEOUT_FIRST + kTimeoutProperties.size()) {
+      if (prop_id >= PROP_TIMEOUT_FIRST &&
+          prop_id < PROP_TIMEOUT_FIRST + kTimeoutProperties.size()) {
         g_value_set_uint(value, (guint)priv->machine.timeout_ms(
                                     kTimeoutProperties[prop_id - PROP_TIMEOUT_FIRST].state));
         break;
@@ -1060,8 +1060,8 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
   element_class->request_new_pad = tour_webrtc_bin_request_new_pad;
   element_class->release_pad = tour_webrtc_bin_release_pad;
 
-  const auto ready_flags = (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-                                         GST_PARAM_MUTABLE_READY);
+  const auto ready_flags =
+      (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   g_object_class_install_property(
       gobject_class, PROP_ROLE,
       g_param_spec_enum("role", "Role",
@@ -1086,10 +1086,9 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
                           "Id of this peer connection, chosen by the guide and adopted from its "
                           "offer by the attendee",
                           nullptr, ready_flags));
-  state_pspec = g_param_spec_enum(
-      "state", "State", "Connection state (the seed's 9-state machine)",
-      TOUR_TYPE_CONNECTION_STATE, TOUR_CONNECTION_STATE_INITIALIZING,
-      (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  state_pspec = g_param_spec_enum("state", "State", "Connection state (the seed's 9-state machine)",
+                                  TOUR_TYPE_CONNECTION_STATE, TOUR_CONNECTION_STATE_INITIALIZING,
+                                  (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property(gobject_class, PROP_STATE, state_pspec);
   g_object_class_install_property(
       gobject_class, PROP_LATENCY,
@@ -1114,8 +1113,7 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
         to_string(p.state), to_string(ConnectionStateMachine::timeout_target(p.state)));
     g_object_class_install_property(
         gobject_class, PROP_TIMEOUT_FIRST + i,
-        g_param_spec_uint(p.name, p.nick, blurb, 0, 3600000,
-                          (guint)defaults.timeout_ms(p.state),
+        g_param_spec_uint(p.name, p.nick, blurb, 0, 3600000, (guint)defaults.timeout_ms(p.state),
                           (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_NAME |
                                         G_PARAM_STATIC_NICK | GST_PARAM_MUTABLE_PLAYING)));
     g_free(blurb);

@@ -54,9 +54,9 @@ static int free_tcp_port() {
 RedisServer::RedisServer(const std::vector<std::string> &extra_args) {
   port_ = free_tcp_port();
   std::string port = std::to_string(port_);
-  std::vector<std::string> args = {"redis-server", "--port",   port, "--bind",     "127.0.0.1",
-                                   "--save",       "",         "--appendonly", "no",
-                                   "--loglevel",   "warning"};
+  std::vector<std::string> args = {"redis-server", "--port",     port,     "--bind",
+                                   "127.0.0.1",    "--save",     "",       "--appendonly",
+                                   "no",           "--loglevel", "warning"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   std::string password;
   for (size_t i = 0; i + 1 < extra_args.size(); i++)
@@ -213,8 +213,8 @@ Pipeline::Pipeline(const std::string &description) {
     return;
   }
   latency_pool_ = g_thread_pool_new(
-      [](gpointer pipeline, gpointer) { gst_bin_recalculate_latency(GST_BIN(pipeline)); },
-      nullptr, 1, FALSE, nullptr);
+      [](gpointer pipeline, gpointer) { gst_bin_recalculate_latency(GST_BIN(pipeline)); }, nullptr,
+      1, FALSE, nullptr);
   GstBus *bus = gst_element_get_bus(pipeline_);
   gst_bus_set_sync_handler(bus, on_message, this, nullptr);
   gst_object_unref(bus);
@@ -273,8 +273,7 @@ GstBusSyncReply Pipeline::on_message(GstBus *, GstMessage *message, gpointer dat
   }
   /* A sync handler that drops a message owns it. */
   gst_message_unref(message);
-  if (c.type != GST_MESSAGE_ELEMENT && c.type != GST_MESSAGE_ERROR &&
-      c.type != GST_MESSAGE_WARNING)
+  if (c.type != GST_MESSAGE_ELEMENT && c.type != GST_MESSAGE_ERROR && c.type != GST_MESSAGE_WARNING)
     return GST_BUS_DROP;
   std::lock_guard<std::mutex> guard(self->lock_);
   self->messages_.push_back(std::move(c));
@@ -393,8 +392,8 @@ std::string guide_description(const std::string &name, const std::string &tour,
                               const std::string &redis_url, const std::string &extra) {
   return "audiotestsrc is-live=true wave=sine volume=0.5 freq=" + std::to_string(frequency) +
          " ! audio/x-raw,rate=48000,channels=1 ! tourguidesink name=" + name + " tour=" + tour +
-         " language=" + language + " redis-url=" + redis_url +
-         " ice-addresses=" + guide_address() + " heartbeat-interval=500 " + extra;
+         " language=" + language + " redis-url=" + redis_url + " ice-addresses=" + guide_address() +
+         " heartbeat-interval=500 " + extra;
 }
 
 std::string attendee_description(const std::string &name, const std::string &tour,
@@ -403,8 +402,8 @@ std::string attendee_description(const std::string &name, const std::string &tou
   return "tourattendeesrc name=" + name + " tour=" + tour + " language=" + language +
          " redis-url=" + redis_url + " ice-addresses=" + attendee_address() +
          " heartbeat-interval=500 latency=50 " + extra +
-         " ! audioconvert ! audio/x-raw,format=F32LE,channels=1,rate=48000 ! appsink name=" +
-         name + "_out";
+         " ! audioconvert ! audio/x-raw,format=F32LE,channels=1,rate=48000 ! appsink name=" + name +
+         "_out";
 }
 
 }  // namespace tourcast::test

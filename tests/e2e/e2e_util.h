@@ -77,9 +77,9 @@ class Pipeline {
   GstElement *get(const char *name) const;
 
   /* First element message named @name, as a copy (nullopt if none yet). */
-  std::optional<std::string> find_element_message(const std::string &name,
-                                                  const std::function<bool(const GstStructure *)>
-                                                      &match = nullptr) const;
+  std::optional<std::string> find_element_message(
+      const std::string &name,
+      const std::function<bool(const GstStructure *)> &match = nullptr) const;
   bool wait_element_message(const std::string &name, int timeout_ms,
                             const std::function<bool(const GstStructure *)> &match = nullptr) const;
   std::vector<std::string> errors() const;

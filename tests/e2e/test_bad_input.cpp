@@ -41,8 +41,8 @@ std::string first_error(Built b, int timeout_ms) {
   GstBus *bus = gst_element_get_bus(b.pipeline);
   GstStateChangeReturn ret = gst_element_set_state(b.pipeline, GST_STATE_PLAYING);
   std::string text;
-  GstMessage *m = gst_bus_timed_pop_filtered(bus, (GstClockTime)timeout_ms * GST_MSECOND,
-                                             GST_MESSAGE_ERROR);
+  GstMessage *m =
+      gst_bus_timed_pop_filtered(bus, (GstClockTime)timeout_ms * GST_MSECOND, GST_MESSAGE_ERROR);
   if (m) {
     GError *error = nullptr;
     gst_message_parse_error(m, &error, nullptr);
@@ -145,11 +145,10 @@ TEST(BadInput, MalformedSignalingMessageIsIgnored) {
   RedisClient client(redis.port());
   Pipeline guide(guide_description("guide", "noisy", "en", 440, redis.url()));
   ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
-  ASSERT_TRUE(wait_until([&] { return client.exists(participant_key("noisy", "en", "guide")); },
-                         5000));
-  const std::vector<std::string> garbage = {
-      "not json", "{\"type\":\"offer\"}", "[1,2,3]",
-      "{\"type\":\"join\",\"from\":\"a b\",\"ts\":1}"};
+  ASSERT_TRUE(
+      wait_until([&] { return client.exists(participant_key("noisy", "en", "guide")); }, 5000));
+  const std::vector<std::string> garbage = {"not json", "{\"type\":\"offer\"}", "[1,2,3]",
+                                            "{\"type\":\"join\",\"from\":\"a b\",\"ts\":1}"};
   for (const auto &g : garbage)
     EXPECT_EQ(client.publish(signal_channel("noisy", "en", "guide"), g), 1);
   ASSERT_TRUE(wait_until([&] { return guide.warnings().size() >= garbage.size(); }, 5000))

@@ -79,7 +79,7 @@ TEST(Channels, AttendeesRegisteredBeforeTheGuideConnect) {
   RedisServer redis;
   ASSERT_TRUE(redis.running()) << redis.error();
   RedisClient client(redis.port());
-  Listener a1 = listen("early1", "walk", "de", redis.url() );
+  Listener a1 = listen("early1", "walk", "de", redis.url());
   Listener a2 = listen("early2", "walk", "de", redis.url());
 
   /* Both attendees wait with a placeholder offer and no guide. */
@@ -122,13 +122,13 @@ TEST(Channels, AttendeesRegisteredBeforeTheGuideConnect) {
 TEST(Channels, LoopbackConnectsEveryTime) {
   RedisServer redis;
   ASSERT_TRUE(redis.running()) << redis.error();
-  Pipeline guide(guide_description("guide", "loop", "en", 440, redis.url(),
-                                   "ice-addresses=127.0.0.1"));
+  Pipeline guide(
+      guide_description("guide", "loop", "en", 440, redis.url(), "ice-addresses=127.0.0.1"));
   ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
   for (int i = 0; i < 5; i++) {
     std::string name = "lo" + std::to_string(i);
-    Pipeline attendee(attendee_description(name, "loop", "en", redis.url(),
-                                           "ice-addresses=127.0.0.1"));
+    Pipeline attendee(
+        attendee_description(name, "loop", "en", redis.url(), "ice-addresses=127.0.0.1"));
     ToneMeter meter(attendee.get((name + "_out").c_str()));
     ASSERT_NE(attendee.play(), GST_STATE_CHANGE_FAILURE);
     ASSERT_TRUE(attendee.wait_element_message("tourcast-first-audio", kConnectMs))

@@ -19,8 +19,7 @@ TEST(Plugin, ElementsAreRegistered) {
       /* Every element names a tour and language the same way. */
       if (g_strcmp0(name, "tourwebrtcbin") != 0) {
         EXPECT_NE(g_object_class_find_property(G_OBJECT_GET_CLASS(element), "tour"), nullptr);
-        EXPECT_NE(g_object_class_find_property(G_OBJECT_GET_CLASS(element), "redis-url"),
-                  nullptr);
+        EXPECT_NE(g_object_class_find_property(G_OBJECT_GET_CLASS(element), "redis-url"), nullptr);
       }
       gst_object_unref(element);
     }

@@ -36,8 +36,9 @@ class AttendeeProcess {
     std::string command = "gst-launch-1.0 -q " + description;
     g_shell_parse_argv(command.c_str(), nullptr, &argv, nullptr);
     GError *error = nullptr;
-    g_spawn_async(nullptr, argv, nullptr, (GSpawnFlags)(G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD),
-                  nullptr, nullptr, &pid_, &error);
+    g_spawn_async(nullptr, argv, nullptr,
+                  (GSpawnFlags)(G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD), nullptr, nullptr,
+                  &pid_, &error);
     g_strfreev(argv);
     if (error) {
       ADD_FAILURE() << error->message;
@@ -76,8 +77,8 @@ TEST(RedisKeys, CoordinationParticipantsAndExpiry) {
   RedisClient client(redis.port());
   Pipeline guide(guide_description("guide", "castle", "it", 440, redis.url()));
   ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
-  Pipeline stayer(attendee_description("stayer", "castle", "it", redis.url(),
-                                       "participant-id=stayer"));
+  Pipeline stayer(
+      attendee_description("stayer", "castle", "it", redis.url(), "participant-id=stayer"));
   ASSERT_NE(stayer.play(), GST_STATE_CHANGE_FAILURE);
   AttendeeProcess walker("castle", "it", redis.url(), "walker");
 
@@ -86,8 +87,7 @@ TEST(RedisKeys, CoordinationParticipantsAndExpiry) {
       [&] {
         CoordinationState c = coordination(client, "castle", "it");
         return c.attendees.count("walker") && c.attendees["walker"].connected &&
-               c.attendees.count("stayer") && c.attendees["stayer"].connected &&
-               c.guide.connected;
+               c.attendees.count("stayer") && c.attendees["stayer"].connected && c.guide.connected;
       },
       kConnectMs))
       << client.get(coordination_key("castle", "it")).value_or("(none)");
@@ -120,8 +120,8 @@ TEST(RedisKeys, CoordinationParticipantsAndExpiry) {
   /* An attendee that vanishes without a goodbye expires, and the guide frees
    * its peer. */
   walker.kill_now();
-  EXPECT_TRUE(wait_until([&] { return !client.exists(participant_key("castle", "it", "walker")); },
-                         5000));
+  EXPECT_TRUE(
+      wait_until([&] { return !client.exists(participant_key("castle", "it", "walker")); }, 5000));
   EXPECT_TRUE(wait_until([&] { return attendee_count(guide) == 1; }, 5000));
   EXPECT_TRUE(wait_until(
       [&] { return coordination(client, "castle", "it").attendees.count("walker") == 0; }, 5000));
@@ -178,7 +178,6 @@ TEST(RedisKeys, LeavingAttendeeFreesItsPeerInTheGuide) {
       gst_iterator_free(it);
       ASSERT_NE(peer, nullptr);
       g_object_add_weak_pointer(G_OBJECT(peer), reinterpret_cast<gpointer *>(&peer));
-
     }
     /* The attendee said goodbye: the guide drops the peer and finalizes it. */
     EXPECT_TRUE(wait_until([&] { return attendee_count(guide) == 0; }, 5000));

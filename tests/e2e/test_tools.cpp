@@ -65,9 +65,9 @@ TEST(Tools, DiagnosticsReportsTheChannel) {
   /* The attendee's own record says connected a heartbeat later at most. */
   ASSERT_TRUE(wait_until(
       [&] {
-        if (run_tool({"diagnostics", "--tour", "abbey", "--language", "pl", "--redis-url",
-                      redis.url()},
-                     &out) != 0)
+        if (run_tool(
+                {"diagnostics", "--tour", "abbey", "--language", "pl", "--redis-url", redis.url()},
+                &out) != 0)
           return false;
         report = nlohmann::json::parse(out, nullptr, false);
         return !report.is_discarded() &&
