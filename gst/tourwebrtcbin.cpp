@@ -30,6 +30,7 @@
 #include "tourwebrtcbin.h"
 
 #include <array>
+#include <atomic>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -96,6 +97,10 @@ struct Transition {
 
 struct TourWebRTCBinPrivate {
   std::mutex lock;
+  /* Guide side: audio is dropped until the peer is connected, so the first
+   * packet the attendee receives starts an unbroken sequence (a gap in its
+   * first packets trips the RTP source's probation). */
+  std::atomic<bool> media_open{false};
 
   /* settings */
   TourRole role = DEFAULT_ROLE;
@@ -235,6 +240,8 @@ static void apply_transition(TourWebRTCBin *self, const Transition &t) {
       signaller = TOUR_SIGNALLER(g_object_ref(priv->signaller));
   }
   GST_INFO_OBJECT(self, "%s -> %s (%s)", to_string(c.from), to_string(c.to), c.reason.c_str());
+  if (c.to == ConnectionState::kConnected)
+    priv->media_open.store(true);
   GstStructure *s = gst_structure_new(
       "tourcast-state", "old-state", G_TYPE_STRING, to_string(c.from), "new-state", G_TYPE_STRING,
       to_string(c.to), "reason", G_TYPE_STRING, c.reason.c_str(), "timestamp", G_TYPE_INT64,
@@ -567,6 +574,11 @@ static gboolean offer_when_caps_stored(gpointer data) {
   return again;
 }
 
+static GstPadProbeReturn gate_media(GstPad *, GstPadProbeInfo *, gpointer data) {
+  auto *self = TOUR_WEBRTC_BIN(data);
+  return self->priv->media_open.load() ? GST_PAD_PROBE_REMOVE : GST_PAD_PROBE_DROP;
+}
+
 static GstPadProbeReturn on_sink_event(GstPad *, GstPadProbeInfo *info, gpointer data) {
   auto *self = TOUR_WEBRTC_BIN(data);
   if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) != GST_EVENT_CAPS)
@@ -786,6 +798,9 @@ static GstPad *tour_webrtc_bin_request_new_pad(GstElement *element, GstPadTempla
   GstPad *ghost = gst_ghost_pad_new_from_template("sink", webrtc_sink, templ);
   gst_object_unref(webrtc_sink);
   gst_pad_add_probe(ghost, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_sink_event, self, nullptr);
+  gst_pad_add_probe(ghost,
+                    (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+                    gate_media, self, nullptr);
   gst_pad_set_active(ghost, TRUE);
   gst_element_add_pad(element, ghost);
   return ghost;
