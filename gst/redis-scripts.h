@@ -16,7 +16,8 @@ inline constexpr char kMalformedCoordinationTag[] = "TOURCAST_MALFORMED";
  * ARGV: role ("guide"|"attendee"), participant id, now (ms since epoch),
  *       op ("join"|"heartbeat"|"status"|"leave"), connected ("1"|"0"|""),
  *       iceGatheringComplete ("1"|"0"|""), connectionPhase ("" keeps it),
- *       stale_ms (attendees not seen for that long are dropped; 0 keeps all),
+ *       participant key prefix (attendees whose participant key expired are
+ *       dropped, whatever their heartbeat interval; "" keeps all),
  *       ttl_ms (an abandoned channel's record goes away after that long). */
 inline constexpr char kUpdateCoordinationScript[] = R"lua(
 local raw = redis.call('GET', KEYS[1])
@@ -37,7 +38,7 @@ else
                         attendees = {}}}
 end
 local role, id, now, op = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local stale = tonumber(ARGV[8]) or 0
+local prune_prefix = ARGV[8]
 local p = nil
 if role == 'guide' then
   p = st.participants.guide
@@ -59,9 +60,9 @@ if p then
   if ARGV[5] ~= '' then p.connected = (ARGV[5] == '1') end
   if ARGV[6] ~= '' then p.iceGatheringComplete = (ARGV[6] == '1') end
 end
-if stale > 0 then
+if prune_prefix ~= '' then
   for aid, a in pairs(st.participants.attendees) do
-    if type(a) ~= 'table' or (tonumber(a.lastSeen) or 0) < now - stale then
+    if type(a) ~= 'table' or redis.call('EXISTS', prune_prefix .. aid) == 0 then
       st.participants.attendees[aid] = nil
     end
   end

@@ -58,6 +58,9 @@ using namespace tourcast;
 #define GOODBYE_WAIT_MS 1000
 #define RECONNECT_DELAY_MS 1000
 #define COORDINATION_TTL_MS (24 * 3600 * 1000)
+/* Offers and answers outlive a missed heartbeat or two: an attendee's
+ * heartbeat keeps its own alive, and they go a minute after it did. */
+#define OFFER_TTL_MS 60000
 
 enum {
   PROP_0,
@@ -249,11 +252,12 @@ void update_coordination(TourRedisSignaller *self, const char *op, const std::st
                          const std::string &gathered, const std::string &phase,
                          RedisConnection::ReplyHandler done = nullptr) {
   const Settings &s = self->priv->active;
-  std::string stale = is_guide(self) ? std::to_string(ttl_ms(self)) : "0";
+  /* participant_key(t, l, "") is the prefix of every participant's key. */
+  std::string prune = is_guide(self) ? participant_key(s.tour, s.language, "") : "";
   send_command(self,
                {"EVAL", kUpdateCoordinationScript, "1", coordination_key(s.tour, s.language),
                 role_name(s.role), s.participant_id, std::to_string(tour_epoch_ms()), op, connected,
-                gathered, phase, stale, std::to_string(COORDINATION_TTL_MS)},
+                gathered, phase, prune, std::to_string(COORDINATION_TTL_MS)},
                [self, done](const redisReply *reply, const std::string &error) {
                  if (error.rfind(kMalformedCoordinationTag, 0) == 0) {
                    warn(self, "Redis key " + error.substr(sizeof kMalformedCoordinationTag));
@@ -302,7 +306,7 @@ void announce(TourRedisSignaller *self) {
     placeholder.placeholder = true;
     placeholder.timestamp = tour_epoch_ms();
     send_command(self, {"SET", offer_key(s.tour, s.language, s.participant_id),
-                        encode_offer(placeholder), "NX", "PX", std::to_string(ttl_ms(self))});
+                        encode_offer(placeholder), "NX", "PX", std::to_string(OFFER_TTL_MS)});
     message.type = SignalType::kJoin;
     message.to = GUIDE_CHANNEL_RECIPIENT;
     message.session = priv->join_id;
@@ -336,8 +340,14 @@ gboolean on_heartbeat(gpointer data) {
   if (self->priv->commands && self->priv->commands->is_open()) {
     write_participant(self);
     update_coordination(self, "heartbeat", "", "", "");
-    if (is_guide(self))
+    if (is_guide(self)) {
       check_expired_attendees(self);
+    } else {
+      const Settings &s = self->priv->active;
+      for (const std::string &key : {offer_key(s.tour, s.language, s.participant_id),
+                                     answer_key(s.tour, s.language, s.participant_id)})
+        send_command(self, {"PEXPIRE", key, std::to_string(OFFER_TTL_MS)});
+    }
   }
   return G_SOURCE_CONTINUE;
 }
@@ -760,7 +770,7 @@ static void tour_redis_signaller_send_sdp(TourSignaller *signaller, const gchar 
     if (offer) {
       send_command(self,
                    {"EVAL", kReplaceOfferScript, "1", offer_key(s.tour, s.language, peer),
-                    encode_offer(record), std::to_string(ttl_ms(self))},
+                    encode_offer(record), std::to_string(OFFER_TTL_MS)},
                    [self, peer, session](const redisReply *reply, const std::string &error) {
                      if (!error.empty() || reply == nullptr)
                        return;
@@ -774,7 +784,7 @@ static void tour_redis_signaller_send_sdp(TourSignaller *signaller, const gchar 
       update_coordination(self, "status", "", "", "offer_sent");
     } else {
       send_command(self, {"SET", answer_key(s.tour, s.language, s.participant_id),
-                          encode_offer(record), "PX", std::to_string(ttl_ms(self))});
+                          encode_offer(record), "PX", std::to_string(OFFER_TTL_MS)});
       update_coordination(self, "status", "", "", "answer_sent");
     }
     publish(self, peer_channel(self, peer), message);
