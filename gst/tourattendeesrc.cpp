@@ -246,6 +246,11 @@ static void tour_attendee_src_class_init(TourAttendeeSrcClass *klass) {
   g_object_class_install_property(gobject_class, PROP_TIME_TO_FIRST_AUDIO, first_audio_pspec);
 
   gst_element_class_add_static_pad_template(element_class, &src_template);
+  /* gst-inspect-1.0 prints every metadata key: a line a user can paste. */
+  gst_element_class_add_static_metadata(
+      element_class, "example",
+      "gst-launch-1.0 tourattendeesrc tour=demo language=en redis-url=redis://127.0.0.1:6379 "
+      "ice-addresses=127.0.0.1 ! audioconvert ! autoaudiosink");
   gst_element_class_set_static_metadata(
       element_class, "tourcast attendee source", "Source/Network/WebRTC",
       "Listens to the guide of a tour/language channel over WebRTC, signaled through Redis, "

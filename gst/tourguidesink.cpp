@@ -478,6 +478,11 @@ static void tour_guide_sink_class_init(TourGuideSinkClass *klass) {
                        DEFAULT_BITRATE, flags));
 
   gst_element_class_add_static_pad_template(element_class, &sink_template);
+  /* gst-inspect-1.0 prints every metadata key: a line a user can paste. */
+  gst_element_class_add_static_metadata(
+      element_class, "example",
+      "gst-launch-1.0 audiotestsrc is-live=true freq=440 ! tourguidesink tour=demo language=en "
+      "redis-url=redis://127.0.0.1:6379 ice-addresses=127.0.0.1");
   gst_element_class_set_static_metadata(
       element_class, "tourcast guide sink", "Sink/Network/WebRTC",
       "Encodes a guide's audio to Opus once and sends it over WebRTC to every attendee of a "

@@ -1136,6 +1136,12 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
 
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
+  /* gst-inspect-1.0 prints every metadata key: a line a user can paste. */
+  gst_element_class_add_static_metadata(
+      element_class, "example",
+      "gst-launch-1.0 tourwebrtcbin role=attendee signaller::tour=demo signaller::language=en "
+      "signaller::redis-url=redis://127.0.0.1:6379 ice-addresses=127.0.0.1 ! rtpopusdepay ! "
+      "opusdec ! audioconvert ! autoaudiosink");
   gst_element_class_set_static_metadata(
       element_class, "tourcast WebRTC peer", "Network/WebRTC/Bin",
       "One WebRTC audio peer connection with the tourcast state machine, ICE candidate "

@@ -1,6 +1,8 @@
 /* The plugin loads and registers its elements with their metadata.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <cstring>
+
 #include <gst/gst.h>
 #include <gtest/gtest.h>
 
@@ -23,6 +25,24 @@ TEST(Plugin, ElementsAreRegistered) {
       }
       gst_object_unref(element);
     }
+    gst_object_unref(factory);
+  }
+}
+
+TEST(Plugin, EveryElementHasAnExampleThatParses) {
+  for (const char *name : {"tourwebrtcbin", "tourguidesink", "tourattendeesrc"}) {
+    GstElementFactory *factory = gst_element_factory_find(name);
+    ASSERT_NE(factory, nullptr) << name;
+    const gchar *example = gst_element_factory_get_metadata(factory, "example");
+    ASSERT_NE(example, nullptr) << name << " has no example line";
+    ASSERT_TRUE(g_str_has_prefix(example, "gst-launch-1.0 ")) << example;
+    EXPECT_NE(g_strstr_len(example, -1, name), nullptr) << example;
+    GError *error = nullptr;
+    GstElement *pipeline = gst_parse_launch(example + strlen("gst-launch-1.0 "), &error);
+    EXPECT_EQ(error, nullptr) << name << ": " << (error ? error->message : "");
+    g_clear_error(&error);
+    if (pipeline)
+      gst_object_unref(pipeline);
     gst_object_unref(factory);
   }
 }
