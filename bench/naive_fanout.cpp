@@ -296,8 +296,9 @@ void remote_description_set(Attendee *a, bool on_receiver) {
 
 /* --- offer/answer: sender offers, receiver answers, all by direct calls ---------- */
 
-// The reply of a settled promise, or nullptr (and the run failed) if webrtcbin rejected
-// or dropped it. Takes the promise's reference.
+// The reply of a settled promise, with ok false (and the run failed) if webrtcbin
+// rejected or interrupted it, or the run is being torn down. Takes over the promise's
+// reference, which a change function receives.
 struct Reply {
   GstPromise *promise;
   const GstStructure *structure = nullptr;
@@ -697,9 +698,12 @@ RunResult run_once(const Options &options, bool measure_steady) {
     heard += a->first_audio_us >= 0;
   }
   result.all_heard = heard == options.attendees && !run.failed();
-  progress("%s%s%d/%d attendees heard; first audio median %.1f ms, max %.1f ms", label, sep, heard,
-           options.attendees, bench::median(result.first_audio_ms).value_or(-1),
-           bench::percentile(result.first_audio_ms, 100).value_or(-1));
+  std::optional<double> typical = bench::median(result.first_audio_ms);
+  if (typical)
+    progress("%s%s%d/%d attendees heard; first audio median %.1f ms, max %.1f ms", label, sep,
+             heard, options.attendees, *typical, *bench::percentile(result.first_audio_ms, 100));
+  else
+    progress("%s%snone of %d attendees heard", label, sep, options.attendees);
 
   if (result.all_heard && measure_steady && options.steady_s > 0) {
     // Threads and memory once the connections have settled, then CPU over a window.
@@ -907,10 +911,6 @@ bool parse_options(int argc, char **argv, Options *options) {
   } else if (cold && warm) {
     fprintf(stderr, "naive-fanout: --cold and --warm exclude each other\n");
     ok = false;
-  } else if (address && !is_local_address(address)) {
-    fprintf(stderr, "naive-fanout: --address %s is not an address of this host's interfaces\n",
-            address);
-    ok = false;
   }
   options->attendees = attendees;
   options->runs = runs;
@@ -928,6 +928,13 @@ bool parse_options(int argc, char **argv, Options *options) {
     options->label = label;
   g_free(address);
   g_free(label);
+  if (ok && !is_local_address(options->address)) {
+    fprintf(stderr,
+            "naive-fanout: --address %s is not an address of this host's interfaces (in a new "
+            "network namespace, bring lo up first)\n",
+            options->address.c_str());
+    ok = false;
+  }
   return ok;
 }
 

@@ -5,6 +5,7 @@
 
 #include "tourattendeesrc.h"
 #include "tourguidesink.h"
+#include "tourqualitymonitor.h"
 #include "tourredissignaller.h"
 #include "tourwebrtcbin.h"
 
@@ -18,6 +19,7 @@ static gboolean plugin_init(GstPlugin *plugin) {
   ok |= GST_ELEMENT_REGISTER(tourwebrtcbin, plugin);
   ok |= GST_ELEMENT_REGISTER(tourguidesink, plugin);
   ok |= GST_ELEMENT_REGISTER(tourattendeesrc, plugin);
+  ok |= GST_ELEMENT_REGISTER(tourqualitymonitor, plugin);
   return ok;
 }
 

@@ -36,6 +36,8 @@
 #include <vector>
 
 #include <gio/gio.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <gst/sdp/sdp.h>
 #include <gst/webrtc/webrtc.h>
 
@@ -714,6 +716,40 @@ void tour_webrtc_bin_set_shared_signaller(TourWebRTCBin *self, TourSignaller *si
 
 /* ---------- ICE agent configuration ---------- */
 
+static bool is_local_address(const char *text, std::string *why) {
+  GInetAddress *wanted = g_inet_address_new_from_string(text);
+  if (wanted == nullptr) {
+    *why = std::string("\"") + text + "\" is not an IP address";
+    return false;
+  }
+  bool found = false;
+  std::string have;
+  struct ifaddrs *list = nullptr;
+  if (getifaddrs(&list) == 0) {
+    for (struct ifaddrs *i = list; i; i = i->ifa_next) {
+      if (i->ifa_addr == nullptr ||
+          (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
+        continue;
+      GSocketAddress *sa = g_socket_address_new_from_native(
+          i->ifa_addr, i->ifa_addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+                                                         : sizeof(struct sockaddr_in6));
+      if (sa == nullptr)
+        continue;
+      GInetAddress *a = g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(sa));
+      found = found || g_inet_address_equal(a, wanted);
+      gchar *s = g_inet_address_to_string(a);
+      have += (have.empty() ? "" : ", ") + std::string(s);
+      g_free(s);
+      g_object_unref(sa);
+    }
+    freeifaddrs(list);
+  }
+  g_object_unref(wanted);
+  if (!found)
+    *why = std::string("\"") + text + "\" is not an address of this machine (it has " + have + ")";
+  return found;
+}
+
 static bool configure_ice(TourWebRTCBin *self) {
   TourWebRTCBinPrivate *priv = self->priv;
   std::string addresses;
@@ -747,15 +783,20 @@ static bool configure_ice(TourWebRTCBin *self) {
     g_strstrip(*p);
     if (**p == '\0')
       continue;
-    GInetAddress *parsed = g_inet_address_new_from_string(*p);
+    /* libnice takes any address and then gathers a candidate nobody can
+     * reach: check that this machine has it. */
+    std::string why;
     gboolean added = FALSE;
-    if (parsed) {
-      g_object_unref(parsed);
-      g_signal_emit_by_name(ice, "add-local-ip-address", *p, &added);
+    if (!is_local_address(*p, &why)) {
+      GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("ice-addresses: %s", why.c_str()),
+                        ("ice-addresses=%s", addresses.c_str()));
+      ok = false;
+      break;
     }
+    g_signal_emit_by_name(ice, "add-local-ip-address", *p, &added);
     if (!added) {
       GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
-                        ("ice-addresses: \"%s\" is not a usable IP address of this machine", *p),
+                        ("ice-addresses: the ICE agent refused \"%s\"", *p),
                         ("ice-addresses=%s", addresses.c_str()));
       ok = false;
       break;

@@ -174,3 +174,20 @@ TEST(BadInput, WrongRedisPasswordIsAnError) {
   EXPECT_NE(error.find("refused authentication"), std::string::npos) << error;
   EXPECT_EQ(error.find("wrong"), std::string::npos) << "the password leaked into: " << error;
 }
+
+TEST(BadInput, IceAddressThisMachineDoesNotHave) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.error();
+  Built b = build(false);
+  /* 192.0.2.1 is documentation space: no interface of the test's namespace has it. */
+  g_object_set(b.bin, "tour", "t1", "language", "en", "redis-url", redis.url().c_str(),
+               "ice-addresses", "192.0.2.1", nullptr);
+  std::string error = first_error(b, 10000);
+  EXPECT_NE(error.find("\"192.0.2.1\" is not an address of this machine"), std::string::npos)
+      << error;
+  Built c = build(false);
+  g_object_set(c.bin, "tour", "t1", "language", "en", "redis-url", redis.url().c_str(),
+               "ice-addresses", "not-an-ip", nullptr);
+  error = first_error(c, 10000);
+  EXPECT_NE(error.find("\"not-an-ip\" is not an IP address"), std::string::npos) << error;
+}

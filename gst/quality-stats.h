@@ -1,0 +1,25 @@
+/* tourcast
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gst/gst.h>
+
+#include "quality.h"
+
+namespace tourcast {
+
+/* Reads what the quality score needs out of webrtcbin 1.22's "get-stats"
+ * reply. The guide learns about an attendee from its RTCP receiver reports
+ * (remote-inbound-rtp: round-trip-time, packets-lost, and the report's jitter
+ * in gst-rtpsource-stats), the attendee from what it receives (inbound-rtp).
+ * Fields webrtcbin did not fill stay empty: a peer with no RTCP yet has no
+ * RTT, which costs nothing in the score. */
+RawStats extract_raw_stats(const GstStructure *reply);
+
+/* The metrics as the fields of a structure named @name (for element
+ * messages and the monitor's "metrics" property). Unknown values are left
+ * out rather than written as NaN. */
+GstStructure *metrics_to_structure(const char *name, const ConnectionMetrics &metrics);
+
+}  // namespace tourcast

@@ -1,0 +1,114 @@
+/* Connection quality measured on real peers.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "e2e_util.h"
+
+using namespace tourcast::test;
+
+namespace {
+
+/* Every number in a quality message is finite, and the score matches its
+ * category's range. */
+bool well_formed(const GstStructure *s) {
+  for (int i = 0; i < gst_structure_n_fields(s); i++) {
+    const GValue *v = gst_structure_get_value(s, gst_structure_nth_field_name(s, i));
+    if (G_VALUE_HOLDS_DOUBLE(v) && !std::isfinite(g_value_get_double(v)))
+      return false;
+  }
+  gint score = -1;
+  return gst_structure_get_int(s, "score", &score) && score >= 0 && score <= 100 &&
+         gst_structure_get_string(s, "category") != nullptr;
+}
+
+}  // namespace
+
+TEST(Quality, CleanLinkScoresExcellentOnBothSides) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.error();
+  Pipeline guide(guide_description("guide", "q", "en", 440, redis.url()));
+  ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
+  Pipeline attendee(attendee_description("a", "q", "en", redis.url()) +
+                    " tourqualitymonitor name=monitor target=webrtcbin interval=300 peer-id=guide");
+  ASSERT_TRUE(attendee.ok()) << attendee.parse_error();
+  ASSERT_NE(attendee.play(), GST_STATE_CHANGE_FAILURE);
+  ASSERT_TRUE(attendee.wait_element_message("tourcast-first-audio", 20000));
+
+  /* The guide side measures the attendee from its receiver reports. */
+  GstElement *peer = nullptr;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        GstElement *found = gst_bin_get_by_name(GST_BIN(guide.get("guide")), "webrtcbin");
+        if (found)
+          peer = found;
+        return found != nullptr;
+      },
+      5000));
+  GstElement *monitor = gst_element_factory_make("tourqualitymonitor", "guide-monitor");
+  g_object_set(monitor, "webrtcbin", peer, "interval", 300, "peer-id", "a", nullptr);
+  gst_object_unref(peer);
+  gst_bin_add(GST_BIN(guide.element()), monitor);
+  ASSERT_TRUE(gst_element_sync_state_with_parent(monitor));
+
+  auto received_audio = [](const GstStructure *s) {
+    gint64 received = 0;
+    return gst_structure_get_int64(s, "packets-received", &received) && received > 0;
+  };
+  ASSERT_TRUE(attendee.wait_element_message("tourcast-quality", 10000, received_audio));
+  auto with_rtt = [](const GstStructure *s) { return gst_structure_has_field(s, "rtt-ms"); };
+  /* RTCP receiver reports come every few seconds at first. */
+  ASSERT_TRUE(guide.wait_element_message("tourcast-quality", 15000, with_rtt));
+
+  for (Pipeline *p : {&attendee, &guide}) {
+    auto message = p->find_element_message("tourcast-quality", received_audio);
+    ASSERT_TRUE(message.has_value());
+    GstStructure *s = gst_structure_from_string(message->c_str(), nullptr);
+    ASSERT_NE(s, nullptr) << *message;
+    EXPECT_TRUE(well_formed(s)) << *message;
+    gint score = 0;
+    gst_structure_get_int(s, "score", &score);
+    EXPECT_EQ(score, 100) << *message;
+    EXPECT_STREQ(gst_structure_get_string(s, "category"), "excellent") << *message;
+    gst_structure_free(s);
+  }
+  auto rtt_message = guide.find_element_message("tourcast-quality", with_rtt);
+  GstStructure *s = gst_structure_from_string(rtt_message->c_str(), nullptr);
+  gdouble rtt = -1;
+  ASSERT_TRUE(gst_structure_get_double(s, "rtt-ms", &rtt));
+  EXPECT_GE(rtt, 0);
+  EXPECT_LT(rtt, 100) << "loopback inside one namespace";
+  gst_structure_free(s);
+
+  /* The last measurement is also a property. */
+  GstStructure *last = nullptr;
+  g_object_get(attendee.get("monitor"), "metrics", &last, nullptr);
+  ASSERT_NE(last, nullptr);
+  EXPECT_TRUE(well_formed(last));
+  gst_structure_free(last);
+}
+
+TEST(Quality, NoStatsYetIsNotANumberProblem) {
+  /* A monitor on a webrtcbin that never connects: no RTCP, no packets. */
+  Pipeline lonely("webrtcbin name=w tourqualitymonitor name=monitor target=w interval=100");
+  ASSERT_TRUE(lonely.ok()) << lonely.parse_error();
+  ASSERT_NE(lonely.play(), GST_STATE_CHANGE_FAILURE);
+  ASSERT_TRUE(lonely.wait_element_message("tourcast-quality", 5000));
+  auto message = lonely.find_element_message("tourcast-quality");
+  GstStructure *s = gst_structure_from_string(message->c_str(), nullptr);
+  ASSERT_NE(s, nullptr);
+  EXPECT_TRUE(well_formed(s)) << *message;
+  EXPECT_FALSE(gst_structure_has_field(s, "rtt-ms")) << *message;
+  gst_structure_free(s);
+}
+
+TEST(Quality, TargetThatIsNotAWebrtcbinIsAnError) {
+  Pipeline wrong("fakesrc name=f ! fakesink tourqualitymonitor target=f");
+  ASSERT_TRUE(wrong.ok()) << wrong.parse_error();
+  wrong.play();
+  ASSERT_TRUE(wrong.wait_error(5000));
+  EXPECT_NE(wrong.errors().front().find("target \"f\" is not a webrtcbin"), std::string::npos)
+      << wrong.errors().front();
+}
