@@ -80,6 +80,12 @@ void install_channel_properties(GObjectClass *klass, const char *latency_blurb) 
                           "NULL lets libnice use every non-loopback interface",
                           nullptr, flags));
   g_object_class_install_property(
+      klass, CHANNEL_PROP_QUALITY_INTERVAL,
+      g_param_spec_uint("quality-interval", "Quality interval",
+                        "Milliseconds between quality measurements of each connection "
+                        "(tourcast-quality messages); 0 turns quality monitoring off",
+                        0, 60000, ChannelSettings().quality_interval_ms, flags));
+  g_object_class_install_property(
       klass, CHANNEL_PROP_SIGNALLER,
       g_param_spec_object("signaller", "Signaller",
                           "The TourSignaller to use (default: a tourredissignaller built from "
@@ -110,6 +116,9 @@ bool set_channel_property(ChannelSettings *settings, ChannelSignaller *signaller
       return true;
     case CHANNEL_PROP_ICE_ADDRESSES:
       settings->ice_addresses = get_string(value);
+      return true;
+    case CHANNEL_PROP_QUALITY_INTERVAL:
+      settings->quality_interval_ms = g_value_get_uint(value);
       return true;
     case CHANNEL_PROP_SIGNALLER:
       if (g_value_get_object(value))
@@ -143,6 +152,9 @@ bool get_channel_property(const ChannelSettings &settings, const ChannelSignalle
       return true;
     case CHANNEL_PROP_ICE_ADDRESSES:
       set_string(value, settings.ice_addresses);
+      return true;
+    case CHANNEL_PROP_QUALITY_INTERVAL:
+      g_value_set_uint(value, settings.quality_interval_ms);
       return true;
     case CHANNEL_PROP_SIGNALLER:
       g_value_take_object(value, signaller.ref());

@@ -24,6 +24,7 @@ struct ChannelSettings {
   guint heartbeat_interval_ms = 0; /* 0: the signaller's default */
   guint latency_ms = 200;          /* webrtcbin's default */
   std::string ice_addresses;
+  guint quality_interval_ms = 5000; /* 0: no quality monitoring */
 };
 
 enum ChannelProperty {
@@ -34,6 +35,7 @@ enum ChannelProperty {
   CHANNEL_PROP_HEARTBEAT_INTERVAL,
   CHANNEL_PROP_LATENCY,
   CHANNEL_PROP_ICE_ADDRESSES,
+  CHANNEL_PROP_QUALITY_INTERVAL,
   CHANNEL_PROP_SIGNALLER,
   CHANNEL_PROP_LAST,
 };

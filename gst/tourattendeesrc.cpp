@@ -110,7 +110,8 @@ static bool start(TourAttendeeSrc *self) {
     priv->first_audio_ms = -1;
   }
   g_object_set(priv->peer, "latency", channel.latency_ms, "ice-addresses",
-               channel.ice_addresses.empty() ? nullptr : channel.ice_addresses.c_str(), nullptr);
+               channel.ice_addresses.empty() ? nullptr : channel.ice_addresses.c_str(),
+               "quality-interval", channel.quality_interval_ms, nullptr);
   TourSignaller *signaller = priv->signaller.ref();
   tour_webrtc_bin_set_shared_signaller(TOUR_WEBRTC_BIN(priv->peer), signaller);
   g_object_unref(signaller);

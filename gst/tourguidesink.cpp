@@ -173,8 +173,7 @@ static void remove_peer(TourGuideSink *self, const std::string &id, const char *
 static void add_peer(TourGuideSink *self, const std::string &id, const std::string &join_id) {
   TourGuideSinkPrivate *priv = self->priv;
   std::string replaced;
-  guint latency;
-  std::string addresses;
+  ChannelSettings channel;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     auto it = priv->peers.find(id);
@@ -189,8 +188,7 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
           (nullptr));
       return;
     }
-    latency = priv->channel.latency_ms;
-    addresses = priv->channel.ice_addresses;
+    channel = priv->channel;
   }
   if (!replaced.empty())
     remove_peer(self, replaced, "joined again");
@@ -204,10 +202,11 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
    * old buffers keeps the tee (and every other attendee) moving. */
   g_object_set(peer->queue, "leaky", 2, "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time",
                (guint64)PEER_QUEUE_MAX_TIME_NS, nullptr);
-  peer->webrtc =
-      GST_ELEMENT(g_object_new(TOUR_TYPE_WEBRTC_BIN, "role", TOUR_ROLE_GUIDE, "peer-id", id.c_str(),
-                               "session-id", session, "latency", latency, "ice-addresses",
-                               addresses.empty() ? nullptr : addresses.c_str(), nullptr));
+  peer->webrtc = GST_ELEMENT(
+      g_object_new(TOUR_TYPE_WEBRTC_BIN, "role", TOUR_ROLE_GUIDE, "peer-id", id.c_str(),
+                   "session-id", session, "latency", channel.latency_ms, "ice-addresses",
+                   channel.ice_addresses.empty() ? nullptr : channel.ice_addresses.c_str(),
+                   "quality-interval", channel.quality_interval_ms, nullptr));
   g_free(session);
   TourSignaller *signaller = priv->signaller.ref();
   tour_webrtc_bin_set_shared_signaller(TOUR_WEBRTC_BIN(peer->webrtc), signaller);

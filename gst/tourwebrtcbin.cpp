@@ -57,6 +57,9 @@ using namespace tourcast;
 #define DEFAULT_LATENCY_MS 200
 #define DEFAULT_ICE_TCP FALSE
 #define DEFAULT_CANDIDATE_BUFFER 64
+/* RTCP receiver reports come about every 5 s: polling faster reads the same
+ * report again. */
+#define DEFAULT_QUALITY_INTERVAL_MS 5000
 #define OPUS_RTP_CAPS "application/x-rtp,media=audio,encoding-name=OPUS,clock-rate=48000"
 
 enum {
@@ -69,6 +72,7 @@ enum {
   PROP_LATENCY,
   PROP_ICE_ADDRESSES,
   PROP_ICE_TCP,
+  PROP_QUALITY_INTERVAL,
   PROP_TIMEOUT_FIRST, /* one property per state, in ConnectionState order */
 };
 
@@ -111,6 +115,7 @@ struct TourWebRTCBinPrivate {
   guint latency_ms = DEFAULT_LATENCY_MS;
   std::string ice_addresses;
   bool ice_tcp = DEFAULT_ICE_TCP;
+  guint quality_interval_ms = DEFAULT_QUALITY_INTERVAL_MS;
   TourSignaller *signaller = nullptr;
   bool signaller_shared = false;
   bool signaller_started = false;
@@ -118,6 +123,7 @@ struct TourWebRTCBinPrivate {
 
   /* runtime */
   GstElement *webrtc = nullptr;
+  GstElement *monitor = nullptr;
   ConnectionStateMachine machine{0};
   IceCandidateBuffer remote_candidates{DEFAULT_CANDIDATE_BUFFER};
   CandidateRetryQueue retries;
@@ -527,8 +533,11 @@ static void on_session_description(TourSignaller *, const gchar *peer_id, const 
     }
   }
   if (accept) {
-    if (desc->type == GST_WEBRTC_SDP_TYPE_OFFER)
+    if (desc->type == GST_WEBRTC_SDP_TYPE_OFFER) {
       g_object_notify(G_OBJECT(self), "session-id");
+      if (priv->monitor)
+        g_object_set(priv->monitor, "peer-id", peer_id, nullptr);
+    }
     move_to(self, ConnectionState::kSignaling,
             std::string("received ") +
                 (desc->type == GST_WEBRTC_SDP_TYPE_OFFER ? "offer" : "answer") + " from " + peer_id,
@@ -857,6 +866,25 @@ static void tour_webrtc_bin_release_pad(GstElement *element, GstPad *pad) {
   }
 }
 
+/* A child tourqualitymonitor posts tourcast-quality for this peer; the
+ * bin's own state change takes it along. */
+static void start_quality_monitor(TourWebRTCBin *self) {
+  TourWebRTCBinPrivate *priv = self->priv;
+  guint interval;
+  std::string peer;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    interval = priv->quality_interval_ms;
+    peer = priv->peer_id;
+  }
+  if (interval == 0 || priv->monitor)
+    return;
+  priv->monitor = gst_element_factory_make("tourqualitymonitor", "quality");
+  g_object_set(priv->monitor, "webrtcbin", priv->webrtc, "interval", interval, "peer-id",
+               peer.c_str(), nullptr);
+  gst_bin_add(GST_BIN(self), priv->monitor);
+}
+
 static bool start(TourWebRTCBin *self) {
   TourWebRTCBinPrivate *priv = self->priv;
   TourSignaller *to_start = nullptr;
@@ -888,6 +916,7 @@ static bool start(TourWebRTCBin *self) {
   }
   if (to_start)
     g_object_set(to_start, "role", role, nullptr);
+  start_quality_monitor(self);
   if (!configure_ice(self)) {
     g_clear_object(&to_start);
     return false;
@@ -1019,6 +1048,9 @@ static void tour_webrtc_bin_set_property(GObject *object, guint prop_id, const G
     case PROP_ICE_TCP:
       priv->ice_tcp = g_value_get_boolean(value);
       break;
+    case PROP_QUALITY_INTERVAL:
+      priv->quality_interval_ms = g_value_get_uint(value);
+      break;
     default:
       if (prop_id >= PROP_TIMEOUT_FIRST &&
           prop_id < PROP_TIMEOUT_FIRST + kTimeoutProperties.size()) {
@@ -1061,6 +1093,9 @@ static void tour_webrtc_bin_get_property(GObject *object, guint prop_id, GValue 
       break;
     case PROP_ICE_TCP:
       g_value_set_boolean(value, priv->ice_tcp);
+      break;
+    case PROP_QUALITY_INTERVAL:
+      g_value_set_uint(value, priv->quality_interval_ms);
       break;
     default:
       if (prop_id >= PROP_TIMEOUT_FIRST &&
@@ -1161,6 +1196,12 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
       gobject_class, PROP_ICE_TCP,
       g_param_spec_boolean("ice-tcp", "ICE TCP", "Also gather TCP candidates", DEFAULT_ICE_TCP,
                            ready_flags));
+  g_object_class_install_property(
+      gobject_class, PROP_QUALITY_INTERVAL,
+      g_param_spec_uint("quality-interval", "Quality interval",
+                        "Milliseconds between quality measurements (tourcast-quality messages "
+                        "from a child tourqualitymonitor); 0 turns quality monitoring off",
+                        0, 60000, DEFAULT_QUALITY_INTERVAL_MS, ready_flags));
   ConnectionStateMachine defaults(0);
   for (size_t i = 0; i < kTimeoutProperties.size(); i++) {
     const TimeoutProperty &p = kTimeoutProperties[i];

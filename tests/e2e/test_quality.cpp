@@ -112,3 +112,36 @@ TEST(Quality, TargetThatIsNotAWebrtcbinIsAnError) {
   EXPECT_NE(wrong.errors().front().find("target \"f\" is not a webrtcbin"), std::string::npos)
       << wrong.errors().front();
 }
+
+TEST(Quality, GuideAndAttendeeBinsReportEveryConnection) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.error();
+  Pipeline guide(guide_description("guide", "qb", "en", 440, redis.url(), "quality-interval=300"));
+  ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
+  Pipeline a1(attendee_description("a1", "qb", "en", redis.url(),
+                                   "participant-id=first quality-interval=300"));
+  Pipeline a2(attendee_description("a2", "qb", "en", redis.url(),
+                                   "participant-id=second quality-interval=300"));
+  ASSERT_NE(a1.play(), GST_STATE_CHANGE_FAILURE);
+  ASSERT_NE(a2.play(), GST_STATE_CHANGE_FAILURE);
+  auto about = [](const char *peer) {
+    return [peer](const GstStructure *s) {
+      gint64 received = 0;
+      return g_strcmp0(gst_structure_get_string(s, "peer-id"), peer) == 0 &&
+             gst_structure_get_int64(s, "packets-received", &received) && received > 0 &&
+             well_formed(s);
+    };
+  };
+  /* The guide scores each attendee; each attendee scores the guide. */
+  EXPECT_TRUE(guide.wait_element_message("tourcast-quality", 20000, about("first")));
+  EXPECT_TRUE(guide.wait_element_message("tourcast-quality", 20000, about("second")));
+  EXPECT_TRUE(a1.wait_element_message("tourcast-quality", 20000, about("guide")));
+  EXPECT_TRUE(a2.wait_element_message("tourcast-quality", 20000, about("guide")));
+
+  /* quality-interval=0 switches monitoring off. */
+  Pipeline quiet(attendee_description("q", "qb", "en", redis.url(), "quality-interval=0"));
+  ASSERT_NE(quiet.play(), GST_STATE_CHANGE_FAILURE);
+  ASSERT_TRUE(quiet.wait_element_message("tourcast-first-audio", 20000));
+  g_usleep(1000 * 1000);
+  EXPECT_FALSE(quiet.find_element_message("tourcast-quality").has_value());
+}
