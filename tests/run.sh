@@ -49,7 +49,8 @@ fi
 
 if [ "${TOURCAST_SKIP_LEAK_CHECK:-0}" != 1 ]; then
   echo "== leak check ($asan_build: AddressSanitizer + LeakSanitizer)"
-  if configure "$asan_build" -Dtests=enabled -Dtools=disabled -Db_sanitize=address \
+  if configure "$asan_build" -Dtests=enabled -Dtools=disabled -Dbenchmarks=disabled \
+      -Db_sanitize=address \
       -Db_lundef=false && ninja -C "$asan_build"; then
     LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0" \
     ASAN_OPTIONS="detect_leaks=1:fast_unwind_on_malloc=0" \
