@@ -5,6 +5,7 @@
 
 #include "tourattendeesrc.h"
 #include "tourguidesink.h"
+#include "touropusadapter.h"
 #include "tourqualitymonitor.h"
 #include "tourredissignaller.h"
 #include "tourwebrtcbin.h"
@@ -20,6 +21,7 @@ static gboolean plugin_init(GstPlugin *plugin) {
   ok |= GST_ELEMENT_REGISTER(tourguidesink, plugin);
   ok |= GST_ELEMENT_REGISTER(tourattendeesrc, plugin);
   ok |= GST_ELEMENT_REGISTER(tourqualitymonitor, plugin);
+  ok |= GST_ELEMENT_REGISTER(touropusadapter, plugin);
   return ok;
 }
 

@@ -30,7 +30,8 @@ TEST(Plugin, ElementsAreRegistered) {
 }
 
 TEST(Plugin, EveryElementHasAnExampleThatParses) {
-  for (const char *name : {"tourwebrtcbin", "tourguidesink", "tourattendeesrc"}) {
+  for (const char *name : {"tourwebrtcbin", "tourguidesink", "tourattendeesrc",
+                           "tourqualitymonitor", "touropusadapter"}) {
     GstElementFactory *factory = gst_element_factory_find(name);
     ASSERT_NE(factory, nullptr) << name;
     const gchar *example = gst_element_factory_get_metadata(factory, "example");
@@ -38,7 +39,11 @@ TEST(Plugin, EveryElementHasAnExampleThatParses) {
     ASSERT_TRUE(g_str_has_prefix(example, "gst-launch-1.0 ")) << example;
     EXPECT_NE(g_strstr_len(example, -1, name), nullptr) << example;
     GError *error = nullptr;
-    GstElement *pipeline = gst_parse_launch(example + strlen("gst-launch-1.0 "), &error);
+    /* Past gst-launch's own options, such as -m. */
+    const char *description = example + strlen("gst-launch-1.0 ");
+    while (description[0] == '-')
+      description = strchr(description, ' ') + 1;
+    GstElement *pipeline = gst_parse_launch(description, &error);
     EXPECT_EQ(error, nullptr) << name << ": " << (error ? error->message : "");
     g_clear_error(&error);
     if (pipeline)
