@@ -25,6 +25,7 @@
 #include <mutex>
 #include <string>
 
+#include "profiles.h"
 #include "signaller-glue.h"
 #include "tourcast-enums.h"
 #include "tourcast-worker.h"
@@ -39,11 +40,13 @@ using namespace tourcast;
 enum {
   PROP_STATE = CHANNEL_PROP_LAST,
   PROP_TIME_TO_FIRST_AUDIO,
+  PROP_PROFILE,
 };
 
 struct TourAttendeeSrcPrivate {
   std::mutex lock;
   ChannelSettings channel;
+  std::string profile = "desktop";
   ChannelSignaller signaller{TOUR_ROLE_ATTENDEE};
   GstElement *peer = nullptr;
   GstElement *depayloader = nullptr;
@@ -103,16 +106,34 @@ static GstPadProbeReturn on_first_buffer(GstPad *, GstPadProbeInfo *, gpointer d
 static bool start(TourAttendeeSrc *self) {
   TourAttendeeSrcPrivate *priv = self->priv;
   ChannelSettings channel;
+  std::string profile_text;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     channel = priv->channel;
+    profile_text = priv->profile;
     priv->started_at_ms = tour_now_ms();
     priv->first_audio_ms = -1;
   }
+  AttendeeProfile profile;
+  std::string error;
+  if (!parse_profile(profile_text, &profile, &error)) {
+    GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("%s", error.c_str()), (nullptr));
+    return false;
+  }
+  /* The seed's device/network profiles: a phone beats its heart less often
+   * (battery), a slow network gets longer to connect. An explicit
+   * heartbeat-interval wins. */
+  ProfileSettings settings = settings_for(profile.device, profile.network);
+  if (channel.heartbeat_interval_ms == 0)
+    channel.heartbeat_interval_ms = (guint)settings.heartbeat_interval_ms;
   g_object_set(priv->peer, "latency", channel.latency_ms, "ice-addresses",
                channel.ice_addresses.empty() ? nullptr : channel.ice_addresses.c_str(),
-               "quality-interval", channel.quality_interval_ms, nullptr);
+               "quality-interval", channel.quality_interval_ms, "connecting-timeout",
+               (guint)settings.connection_timeout_ms, "ice-exchange-timeout",
+               (guint)settings.connection_timeout_ms, nullptr);
   TourSignaller *signaller = priv->signaller.ref();
+  if (g_object_class_find_property(G_OBJECT_GET_CLASS(signaller), "profile"))
+    g_object_set(signaller, "profile", profile_to_string(profile).c_str(), nullptr);
   tour_webrtc_bin_set_shared_signaller(TOUR_WEBRTC_BIN(priv->peer), signaller);
   g_object_unref(signaller);
   return priv->signaller.start(GST_ELEMENT(self), channel, {});
@@ -192,7 +213,9 @@ static void tour_attendee_src_set_property(GObject *object, guint prop_id, const
   auto *self = TOUR_ATTENDEE_SRC(object);
   TourAttendeeSrcPrivate *priv = self->priv;
   std::lock_guard<std::mutex> guard(priv->lock);
-  if (!set_channel_property(&priv->channel, &priv->signaller, prop_id, value))
+  if (prop_id == PROP_PROFILE)
+    priv->profile = g_value_get_string(value) ? g_value_get_string(value) : "desktop";
+  else if (!set_channel_property(&priv->channel, &priv->signaller, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
 }
 
@@ -212,6 +235,9 @@ static void tour_attendee_src_get_property(GObject *object, guint prop_id, GValu
   switch (prop_id) {
     case PROP_TIME_TO_FIRST_AUDIO:
       g_value_set_int64(value, priv->first_audio_ms);
+      break;
+    case PROP_PROFILE:
+      g_value_set_string(value, priv->profile.c_str());
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -245,6 +271,16 @@ static void tour_attendee_src_class_init(TourAttendeeSrcClass *klass) {
       "Milliseconds from start to the first decoded buffer (-1 until it arrived)", -1, G_MAXINT64,
       -1, (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property(gobject_class, PROP_TIME_TO_FIRST_AUDIO, first_audio_pspec);
+  g_object_class_install_property(
+      gobject_class, PROP_PROFILE,
+      g_param_spec_string(
+          "profile", "Profile",
+          "This attendee's device and network: desktop, mobile or ios, "
+          "optionally /wifi, /4g, /3g or /2g (e.g. mobile/3g). Sets the "
+          "heartbeat (unless heartbeat-interval is set) and the connection "
+          "timeouts, and is published in the participant record",
+          "desktop",
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
 
   gst_element_class_add_static_pad_template(element_class, &src_template);
   /* gst-inspect-1.0 prints every metadata key: a line a user can paste. */

@@ -73,6 +73,7 @@ enum {
   PROP_CONNECT_ATTEMPTS,
   PROP_RETRY_DELAY,
   PROP_GAP_TIMEOUT,
+  PROP_PROFILE,
 };
 
 namespace {
@@ -87,6 +88,7 @@ struct Settings {
   guint connect_attempts = DEFAULT_CONNECT_ATTEMPTS;
   guint retry_delay_ms = DEFAULT_RETRY_DELAY_MS;
   guint gap_timeout_ms = DEFAULT_GAP_TIMEOUT_MS;
+  std::string profile;
 };
 
 struct IncomingSession {
@@ -282,6 +284,7 @@ void write_participant(TourRedisSignaller *self) {
   record.state = priv->self_view.state;
   record.connected = priv->self_view.state == "connected";
   record.ice_gathering_complete = priv->self_view.gathered;
+  record.profile = s.profile;
   send_command(self, {"SET", participant_key(s.tour, s.language, s.participant_id),
                       encode_participant(record), "PX", std::to_string(ttl_ms(self))});
 }
@@ -940,6 +943,9 @@ static void tour_redis_signaller_set_property(GObject *object, guint prop_id, co
     case PROP_GAP_TIMEOUT:
       s.gap_timeout_ms = g_value_get_uint(value);
       break;
+    case PROP_PROFILE:
+      s.profile = g_value_get_string(value) ? g_value_get_string(value) : "";
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
@@ -977,6 +983,9 @@ static void tour_redis_signaller_get_property(GObject *object, guint prop_id, GV
       break;
     case PROP_GAP_TIMEOUT:
       g_value_set_uint(value, s.gap_timeout_ms);
+      break;
+    case PROP_PROFILE:
+      g_value_set_string(value, s.profile.empty() ? nullptr : s.profile.c_str());
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -1029,4 +1038,10 @@ static void tour_redis_signaller_class_init(TourRedisSignallerClass *klass) {
                         "Milliseconds to wait for a candidate missing from the peer's "
                         "sequence before going on without it",
                         10, 60000, DEFAULT_GAP_TIMEOUT_MS, flags));
+  g_object_class_install_property(
+      gobject_class, PROP_PROFILE,
+      g_param_spec_string("profile", "Profile",
+                          "The device/network profile written into the participant record "
+                          "(e.g. \"mobile/3g\")",
+                          nullptr, flags));
 }

@@ -191,3 +191,10 @@ TEST(BadInput, IceAddressThisMachineDoesNotHave) {
   error = first_error(c, 10000);
   EXPECT_NE(error.find("\"not-an-ip\" is not an IP address"), std::string::npos) << error;
 }
+
+TEST(BadInput, UnknownAttendeeProfile) {
+  Built b = build(false);
+  g_object_set(b.bin, "tour", "t1", "language", "en", "profile", "tablet/5g", nullptr);
+  std::string error = first_error(b, 5000);
+  EXPECT_NE(error.find("tablet"), std::string::npos) << error;
+}

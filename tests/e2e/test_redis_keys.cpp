@@ -208,3 +208,27 @@ TEST(RedisKeys, PasswordAndDatabaseFromTheUrl) {
   EXPECT_TRUE(db3.exists(coordination_key("vault", "en")));
   EXPECT_TRUE(db0.scan("webrtc:*").empty());
 }
+
+TEST(RedisKeys, AttendeeProfileSetsHeartbeatAndIsPublished) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.error();
+  RedisClient client(redis.port());
+  Pipeline guide(guide_description("guide", "bus", "en", 440, redis.url()));
+  ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
+  /* heartbeat-interval=0: the profile chooses (a phone: 45 s). */
+  Pipeline phone(attendee_description("p", "bus", "en", redis.url(),
+                                      "participant-id=phone profile=mobile/3g "
+                                      "heartbeat-interval=0"));
+  ASSERT_NE(phone.play(), GST_STATE_CHANGE_FAILURE);
+  ASSERT_TRUE(phone.wait_element_message("tourcast-first-audio", kConnectMs));
+  std::string key = participant_key("bus", "en", "phone");
+  auto raw = client.get(key);
+  ASSERT_TRUE(raw.has_value());
+  ParticipantRecord record;
+  std::string error;
+  ASSERT_TRUE(decode_participant(*raw, &record, &error)) << error;
+  EXPECT_EQ(record.profile, "mobile/3g");
+  long long ttl = client.pttl(key);
+  EXPECT_GT(ttl, 3 * 5000) << "not the desktop heartbeat";
+  EXPECT_LE(ttl, 3 * 45000);
+}
