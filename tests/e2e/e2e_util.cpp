@@ -53,17 +53,23 @@ static int free_tcp_port() {
 
 RedisServer::RedisServer(const std::vector<std::string> &extra_args) {
   port_ = free_tcp_port();
-  std::string port = std::to_string(port_);
-  std::vector<std::string> args = {"redis-server", "--port",     port,     "--bind",
-                                   "127.0.0.1",    "--save",     "",       "--appendonly",
-                                   "no",           "--loglevel", "warning"};
-  args.insert(args.end(), extra_args.begin(), extra_args.end());
-  std::string password;
+  args_ = {"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
+           "--appendonly", "no",     "--loglevel",          "warning"};
+  args_.insert(args_.end(), extra_args.begin(), extra_args.end());
   for (size_t i = 0; i + 1 < extra_args.size(); i++)
     if (extra_args[i] == "--requirepass")
-      password = extra_args[i + 1];
+      password_ = extra_args[i + 1];
+  launch();
+}
+
+bool RedisServer::start_again() {
+  kill_now();
+  return launch();
+}
+
+bool RedisServer::launch() {
   std::vector<char *> argv;
-  for (auto &a : args)
+  for (auto &a : args_)
     argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_ = fork();
@@ -73,18 +79,19 @@ RedisServer::RedisServer(const std::vector<std::string> &extra_args) {
   }
   if (pid_ < 0) {
     error_ = "fork failed";
-    return;
+    return false;
   }
   bool up = wait_until(
-      [this, &password] {
-        RedisClient client(port_, password);
+      [this] {
+        RedisClient client(port_, password_);
         return client.connected();
       },
       5000);
   if (!up) {
-    error_ = "redis-server did not answer on port " + port;
+    error_ = "redis-server did not answer on port " + std::to_string(port_);
     kill_now();
   }
+  return up;
 }
 
 RedisServer::~RedisServer() {

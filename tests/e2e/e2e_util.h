@@ -36,10 +36,15 @@ class RedisServer {
   int port() const { return port_; }
   std::string url() const;
   void kill_now();
+  /* A new, empty redis-server on the same port (after kill_now()). */
+  bool start_again();
 
  private:
+  bool launch();
   pid_t pid_ = -1;
   int port_ = 0;
+  std::vector<std::string> args_;
+  std::string password_;
   std::string error_;
 };
 

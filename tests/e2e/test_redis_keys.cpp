@@ -232,3 +232,51 @@ TEST(RedisKeys, AttendeeProfileSetsHeartbeatAndIsPublished) {
   EXPECT_GT(ttl, 3 * 5000) << "not the desktop heartbeat";
   EXPECT_LE(ttl, 3 * 45000);
 }
+
+/* Media does not depend on Redis: while it is gone the audio goes on, and
+ * once an empty one is back the signallers write their state again. */
+TEST(RedisKeys, RedisRestartedEmptyMidSession) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.error();
+  Pipeline guide(guide_description("guide", "phoenix", "en", 440, redis.url()));
+  ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
+  Pipeline attendee(
+      attendee_description("a", "phoenix", "en", redis.url(), "participant-id=survivor"));
+  ToneMeter meter(attendee.get("a_out"));
+  ASSERT_NE(attendee.play(), GST_STATE_CHANGE_FAILURE);
+  ASSERT_TRUE(attendee.wait_element_message("tourcast-first-audio", kConnectMs));
+
+  redis.kill_now();
+  size_t at_kill = meter.sample_count();
+  /* Two seconds without Redis: still hearing the guide. */
+  ASSERT_TRUE(wait_until([&] { return meter.sample_count() >= at_kill + 48 * 2000; }, 10000));
+  EXPECT_GT(meter.tone_share(440, 500), 0.8);
+
+  ASSERT_TRUE(redis.start_again()) << redis.error();
+  RedisClient client(redis.port());
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto raw = client.get(coordination_key("phoenix", "en"));
+        CoordinationState c;
+        std::string error;
+        return raw && decode_coordination(*raw, &c, &error) && c.guide_ready &&
+               c.attendees.count("survivor") == 1;
+      },
+      5000))
+      << client.get(coordination_key("phoenix", "en")).value_or("(none)");
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return client.exists(participant_key("phoenix", "en", "guide")) &&
+               client.exists(participant_key("phoenix", "en", "survivor"));
+      },
+      5000));
+  /* Lost Redis is a warning, not an error. */
+  EXPECT_TRUE(guide.errors().empty()) << testing::PrintToString(guide.errors());
+  EXPECT_TRUE(attendee.errors().empty()) << testing::PrintToString(attendee.errors());
+
+  /* A newcomer can join through the new Redis. */
+  Pipeline late(attendee_description("late", "phoenix", "en", redis.url()));
+  ASSERT_NE(late.play(), GST_STATE_CHANGE_FAILURE);
+  EXPECT_TRUE(late.wait_element_message("tourcast-first-audio", kConnectMs));
+  EXPECT_GT(meter.tone_share(440, 500), 0.8);
+}
