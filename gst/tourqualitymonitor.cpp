@@ -143,7 +143,8 @@ static gboolean on_poll(gpointer data) {
   return G_SOURCE_CONTINUE;
 }
 
-/* Finds the element named @name anywhere in the pipeline this one is in. */
+/* Finds the webrtcbin named @name anywhere in the pipeline this one is in,
+ * also inside bins (tourcast's bins name theirs "webrtcbin"). */
 static GstElement *find_in_pipeline(GstElement *element, const std::string &name) {
   GstObject *top = GST_OBJECT(gst_object_ref(element));
   while (GstObject *parent = gst_object_get_parent(top)) {
@@ -151,11 +152,7 @@ static GstElement *find_in_pipeline(GstElement *element, const std::string &name
     top = parent;
   }
   GstElement *found = nullptr;
-  if (GST_IS_BIN(top))
-    found = gst_bin_get_by_name_recurse_up(GST_BIN(top), name.c_str());
-  if (found == nullptr && GST_IS_BIN(top)) {
-    /* gst_bin_get_by_name only looks down from the top and stops at the
-     * first bin that matches; webrtcbins inside tourcast bins are nested. */
+  if (GST_IS_BIN(top)) {
     GstIterator *it = gst_bin_iterate_recurse(GST_BIN(top));
     GValue item = G_VALUE_INIT;
     while (found == nullptr && gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
@@ -181,12 +178,10 @@ static bool start(TourQualityMonitor *self) {
   }
   if (!target.empty()) {
     GstElement *found = find_in_pipeline(GST_ELEMENT(self), target);
-    if (found == nullptr || g_signal_lookup("get-stats", G_OBJECT_TYPE(found)) == 0) {
+    if (found == nullptr) {
       GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND,
                         ("target \"%s\" is not a webrtcbin in this pipeline", target.c_str()),
                         (nullptr));
-      if (found)
-        gst_object_unref(found);
       return false;
     }
     std::lock_guard<std::mutex> guard(priv->lock);
