@@ -57,7 +57,8 @@ constexpr const char *kPhaseNames[] = {"initial",      "offer_sent", "answer_sen
                                        "ice_exchange", "connected",  "failed"};
 constexpr const char *kRoleNames[] = {"guide", "attendee"};
 constexpr const char *kSignalTypeNames[] = {
-    "join", "leave", "offer", "answer", "candidate", "guide-ready", "end-of-candidates"};
+    "join",        "leave", "offer", "answer", "candidate", "guide-ready", "end-of-candidates",
+    "status"};
 
 // Reads a string field that must be one of `names`.
 template <typename Enum, size_t N>
@@ -138,6 +139,9 @@ std::string coordination_key(std::string_view tour, std::string_view language) {
 }
 std::string ice_candidates_key(std::string_view tour, std::string_view language) {
   return key({"ice_candidates", tour, language});
+}
+std::string diagnostics_key(std::string_view tour, std::string_view language) {
+  return key({"diagnostics", tour, language});
 }
 std::string participant_key(std::string_view tour, std::string_view language, std::string_view id) {
   return key({"participant", tour, language, id});
@@ -279,6 +283,12 @@ std::string encode_signal(const SignalMessage &message) {
   if (message.type == SignalType::kCandidate || message.sequence != 0) {
     root["seq"] = message.sequence;
   }
+  if (message.type == SignalType::kJoin || message.type == SignalType::kStatus) {
+    if (!message.profile.empty())
+      root["profile"] = message.profile;
+    if (message.battery_saving)
+      root["batterySaving"] = true;
+  }
   return dump_json(root);
 }
 
@@ -315,6 +325,12 @@ bool decode_signal(std::string_view json, SignalMessage *out, std::string *error
                    candidate_fields)) {
     return false;
   }
+  if (!reader.read(root, "", "profile", &message.profile, Presence::kOptional) ||
+      !reader.read(root, "", "batterySaving", &message.battery_saving, Presence::kOptional))
+    return false;
+  if (message.profile.size() > kMaxProfileBytes)
+    return reader.fail("profile is " + std::to_string(message.profile.size()) +
+                       " bytes, more than 64");
   *out = std::move(message);
   return true;
 }

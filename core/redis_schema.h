@@ -25,6 +25,9 @@ std::string coordination_key(std::string_view tour, std::string_view language);
 std::string ice_candidates_key(std::string_view tour, std::string_view language);
 std::string participant_key(std::string_view tour, std::string_view language, std::string_view id);
 std::string participant_key_pattern(std::string_view tour, std::string_view language);
+// The guide's diagnostic report of its channel (diagnostics_to_json), refreshed on its
+// heartbeat and expiring with it.
+std::string diagnostics_key(std::string_view tour, std::string_view language);
 std::string offer_key(std::string_view tour, std::string_view language,
                       std::string_view attendee_id);
 std::string answer_key(std::string_view tour, std::string_view language,
@@ -80,8 +83,18 @@ struct ParticipantRecord {
 std::string encode_participant(const ParticipantRecord &record);
 bool decode_participant(std::string_view json, ParticipantRecord *out, std::string *error);
 
-enum class SignalType { kJoin, kLeave, kOffer, kAnswer, kCandidate, kGuideReady, kEndOfCandidates };
-// "join", "leave", "offer", "answer", "candidate", "guide-ready", "end-of-candidates".
+enum class SignalType {
+  kJoin,
+  kLeave,
+  kOffer,
+  kAnswer,
+  kCandidate,
+  kGuideReady,
+  kEndOfCandidates,
+  kStatus,
+};
+// "join", "leave", "offer", "answer", "candidate", "guide-ready", "end-of-candidates", "status".
+// A status message tells the guide what an attendee says about itself (profile, battery).
 const char *to_string(SignalType type);
 bool signal_type_from_string(std::string_view text, SignalType *out);
 
@@ -99,8 +112,14 @@ struct SignalMessage {
   // Opaque peer-session id, so messages of an abandoned session can be ignored.
   std::string session;
   int64_t timestamp = 0;  // ts
+  // join and status: the attendee's device/network profile ("mobile/3g"; may be empty, at
+  // most 64 bytes; the guide parses it) and whether it saves battery ("batterySaving", sent
+  // only when true).
+  std::string profile;
+  bool battery_saving = false;
 };
 constexpr size_t kMaxSignalBytes = 256 * 1024;
+constexpr size_t kMaxProfileBytes = 64;
 std::string encode_signal(const SignalMessage &message);
 bool decode_signal(std::string_view json, SignalMessage *out, std::string *error);
 

@@ -143,4 +143,25 @@ GstStructure *metrics_to_structure(const char *name, const ConnectionMetrics &m)
   return s;
 }
 
+ConnectionMetrics metrics_from_structure(const GstStructure *s) {
+  RawStats raw;
+  gdouble d;
+  gint64 i;
+  if (gst_structure_get_double(s, "rtt-ms", &d))
+    raw.rtt_ms = d;
+  if (gst_structure_get_double(s, "jitter-ms", &d))
+    raw.jitter_ms = d;
+  if (gst_structure_get_int64(s, "packets-lost", &i))
+    raw.packets_lost = i;
+  if (gst_structure_get_int64(s, "packets-received", &i))
+    raw.packets_received = i;
+  if (gst_structure_get_double(s, "audio-level", &d))
+    raw.audio_level = d;
+  if (gst_structure_get_double(s, "audio-energy", &d))
+    raw.audio_energy = d;
+  if (const gchar *codec = gst_structure_get_string(s, "audio-codec"))
+    raw.audio_codec = codec;
+  return compute_metrics(raw);
+}
+
 }  // namespace tourcast

@@ -22,4 +22,9 @@ RawStats extract_raw_stats(const GstStructure *reply);
  * out rather than written as NaN. */
 GstStructure *metrics_to_structure(const char *name, const ConnectionMetrics &metrics);
 
+/* Back from such a structure (a `tourcast-quality` message): the fields it
+ * has, the loss rate recomputed from the counters, score and category from
+ * compute_metrics' rules. */
+ConnectionMetrics metrics_from_structure(const GstStructure *s);
+
 }  // namespace tourcast

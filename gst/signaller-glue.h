@@ -24,7 +24,7 @@ struct ChannelSettings {
   guint heartbeat_interval_ms = 0; /* 0: the signaller's default */
   guint latency_ms = 200;          /* webrtcbin's default */
   std::string ice_addresses;
-  guint quality_interval_ms = 5000; /* 0: no quality monitoring */
+  guint quality_interval_ms = 1000; /* 0: no quality monitoring */
 };
 
 enum ChannelProperty {

@@ -41,12 +41,14 @@ enum {
   PROP_STATE = CHANNEL_PROP_LAST,
   PROP_TIME_TO_FIRST_AUDIO,
   PROP_PROFILE,
+  PROP_BATTERY_SAVING,
 };
 
 struct TourAttendeeSrcPrivate {
   std::mutex lock;
   ChannelSettings channel;
   std::string profile = "desktop";
+  bool battery_saving = false;
   ChannelSignaller signaller{TOUR_ROLE_ATTENDEE};
   GstElement *peer = nullptr;
   GstElement *depayloader = nullptr;
@@ -103,14 +105,21 @@ static GstPadProbeReturn on_first_buffer(GstPad *, GstPadProbeInfo *, gpointer d
   return GST_PAD_PROBE_REMOVE;
 }
 
+static void set_signaller_battery(TourSignaller *signaller, bool on) {
+  if (signaller && g_object_class_find_property(G_OBJECT_GET_CLASS(signaller), "battery-saving"))
+    g_object_set(signaller, "battery-saving", on ? TRUE : FALSE, nullptr);
+}
+
 static bool start(TourAttendeeSrc *self) {
   TourAttendeeSrcPrivate *priv = self->priv;
   ChannelSettings channel;
   std::string profile_text;
+  bool battery_saving;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     channel = priv->channel;
     profile_text = priv->profile;
+    battery_saving = priv->battery_saving;
     priv->started_at_ms = tour_now_ms();
     priv->first_audio_ms = -1;
   }
@@ -134,6 +143,7 @@ static bool start(TourAttendeeSrc *self) {
   TourSignaller *signaller = priv->signaller.ref();
   if (g_object_class_find_property(G_OBJECT_GET_CLASS(signaller), "profile"))
     g_object_set(signaller, "profile", profile_to_string(profile).c_str(), nullptr);
+  set_signaller_battery(signaller, battery_saving);
   tour_webrtc_bin_set_shared_signaller(TOUR_WEBRTC_BIN(priv->peer), signaller);
   g_object_unref(signaller);
   return priv->signaller.start(GST_ELEMENT(self), channel, {});
@@ -212,6 +222,19 @@ static void tour_attendee_src_set_property(GObject *object, guint prop_id, const
                                            GParamSpec *pspec) {
   auto *self = TOUR_ATTENDEE_SRC(object);
   TourAttendeeSrcPrivate *priv = self->priv;
+  if (prop_id == PROP_BATTERY_SAVING) {
+    bool on = g_value_get_boolean(value);
+    {
+      std::lock_guard<std::mutex> guard(priv->lock);
+      priv->battery_saving = on;
+    }
+    /* Tells the guide at once when playing. */
+    TourSignaller *signaller = priv->signaller.ref();
+    set_signaller_battery(signaller, on);
+    if (signaller)
+      g_object_unref(signaller);
+    return;
+  }
   std::lock_guard<std::mutex> guard(priv->lock);
   if (prop_id == PROP_PROFILE)
     priv->profile = g_value_get_string(value) ? g_value_get_string(value) : "desktop";
@@ -238,6 +261,9 @@ static void tour_attendee_src_get_property(GObject *object, guint prop_id, GValu
       break;
     case PROP_PROFILE:
       g_value_set_string(value, priv->profile.c_str());
+      break;
+    case PROP_BATTERY_SAVING:
+      g_value_set_boolean(value, priv->battery_saving);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -281,6 +307,14 @@ static void tour_attendee_src_class_init(TourAttendeeSrcClass *klass) {
           "timeouts, and is published in the participant record",
           "desktop",
           (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
+  g_object_class_install_property(
+      gobject_class, PROP_BATTERY_SAVING,
+      g_param_spec_boolean(
+          "battery-saving", "Battery saving",
+          "The device saves battery: the guide moves this attendee to its profile's battery "
+          "level (low) within a second and keeps it there until this is off again",
+          FALSE,
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
 
   gst_element_class_add_static_pad_template(element_class, &src_template);
   /* gst-inspect-1.0 prints every metadata key: a line a user can paste. */

@@ -3,6 +3,7 @@
  */
 #include "tourcast-enums.h"
 
+#include "adaptation.h"
 #include "state_machine.h"
 
 static_assert(TOUR_CONNECTION_STATE_CLOSED + 1 == tourcast::kConnectionStateCount,
@@ -30,3 +31,23 @@ GType tour_connection_state_get_type(void) {
   }
   return type;
 }
+
+GType tour_quality_level_get_type(void) {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {TOUR_QUALITY_LEVEL_MAXIMUM, "128 kb/s, fullband, stereo", "maximum"},
+      {TOUR_QUALITY_LEVEL_HIGH, "96 kb/s, fullband, mono", "high"},
+      {TOUR_QUALITY_LEVEL_MEDIUM, "64 kb/s, superwideband (24 kHz), mono", "medium"},
+      {TOUR_QUALITY_LEVEL_LOW, "32 kb/s, wideband (16 kHz), mono", "low"},
+      {TOUR_QUALITY_LEVEL_MINIMUM, "16 kb/s, narrowband (8 kHz), mono", "minimum"},
+      {0, nullptr, nullptr},
+  };
+  if (g_once_init_enter(&type)) {
+    GType t = g_enum_register_static("TourQualityLevel", values);
+    g_once_init_leave(&type, t);
+  }
+  return type;
+}
+
+static_assert((int)TOUR_QUALITY_LEVEL_MINIMUM == (int)tourcast::QualityLevel::kMinimum,
+              "TourQualityLevel must mirror tourcast::QualityLevel");

@@ -24,4 +24,16 @@ typedef enum {
 #define TOUR_TYPE_CONNECTION_STATE (tour_connection_state_get_type())
 GType tour_connection_state_get_type(void);
 
+/* Mirrors tourcast::QualityLevel (core/adaptation.h). */
+typedef enum {
+  TOUR_QUALITY_LEVEL_MAXIMUM,
+  TOUR_QUALITY_LEVEL_HIGH,
+  TOUR_QUALITY_LEVEL_MEDIUM,
+  TOUR_QUALITY_LEVEL_LOW,
+  TOUR_QUALITY_LEVEL_MINIMUM,
+} TourQualityLevel;
+
+#define TOUR_TYPE_QUALITY_LEVEL (tour_quality_level_get_type())
+GType tour_quality_level_get_type(void);
+
 G_END_DECLS

@@ -5,16 +5,32 @@
  * SECTION:element-tourguidesink
  * @title: tourguidesink
  *
- * The guide's side of one tour/language channel. Takes raw audio, encodes it
- * to Opus once, and fans the RTP out to one #tourwebrtcbin per attendee.
- * Attendees arrive and leave through the signaller (by default a
- * tourredissignaller on redis-url); a peer that leaves, expires or fails is
- * set to NULL and removed.
+ * The guide's side of one tour/language channel. Takes raw audio and sends it
+ * as Opus over WebRTC to one #tourwebrtcbin per attendee. Attendees arrive and
+ * leave through the signaller (by default a tourredissignaller on redis-url);
+ * a peer that leaves, expires or fails is set to NULL and removed.
+ *
+ * Each attendee gets the seed's quality level its own connection calls for:
+ * the guide runs one Opus encoder per level in use (never more, whatever the
+ * number of attendees; an encoder nobody uses is stopped) and moves each
+ * attendee between them on a packet boundary, without renegotiation and
+ * without a gap: RTP stays Opus/48000 with one SSRC. The level follows the
+ * attendee's RTCP receiver reports (degrade one step when RTT, loss or jitter
+ * passes its threshold; climb back after #TourGuideSink:upgrade-hold of good
+ * reports), its device/network profile (initial level and ceiling) and its
+ * battery saving; #TourGuideSink::set-attendee-level fixes it by hand. Each
+ * level's encoder sends in-band FEC tuned to the worst loss among its
+ * attendees.
  *
  * Posts element messages `tourcast-attendee-joined` and `tourcast-attendee-left`
  * (fields `peer-id`, `attendee-count`, and `reason` for a departure),
- * `tourcast-offer-stored` (`peer-id`, `session-id`, `placeholder-replaced`),
- * and forwards each peer's `tourcast-state` messages.
+ * `tourcast-level-changed` (`peer-id`, `old-level`, `new-level`, `reason`,
+ * `changes`), `tourcast-offer-stored` (`peer-id`, `session-id`,
+ * `placeholder-replaced`), and forwards each peer's `tourcast-state` and
+ * `tourcast-quality` messages. #TourGuideSink:status and
+ * #TourGuideSink:diagnostics describe every connection; the diagnostics are
+ * also published to Redis (`webrtc:diagnostics:{tour}:{language}`) for
+ * `tourcast diagnostics`.
  *
  * ## Example launch line
  * |[
@@ -24,30 +40,58 @@
  */
 #include "tourguidesink.h"
 
+#include <algorithm>
+#include <array>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "diagnostics.h"
+#include "guide-ladder.h"
+#include "profiles.h"
+#include "quality-stats.h"
 #include "signaller-glue.h"
+#include "tourcast-enums.h"
 #include "tourcast-worker.h"
 #include "tourredissignaller.h"
 #include "tourwebrtcbin.h"
 
-GST_DEBUG_CATEGORY_STATIC(tour_guide_sink_debug);
+GST_DEBUG_CATEGORY(tour_guide_sink_debug);
 #define GST_CAT_DEFAULT tour_guide_sink_debug
 
 using namespace tourcast;
 
 #define DEFAULT_MAX_ATTENDEES 1000
-#define DEFAULT_BITRATE 64000
+#define DEFAULT_INITIAL_LEVEL TOUR_QUALITY_LEVEL_HIGH
+#define DEFAULT_AUTO_QUALITY TRUE
+#define DEFAULT_FEC TRUE
+#define DEFAULT_DTX FALSE
+#define DEFAULT_REPORT_INTERVAL_MS 2000
 #define PEER_QUEUE_MAX_TIME_NS (200 * GST_MSECOND)
 
 enum {
   PROP_MAX_ATTENDEES = CHANNEL_PROP_LAST,
   PROP_ATTENDEE_COUNT,
-  PROP_BITRATE,
+  PROP_AUTO_QUALITY,
+  PROP_INITIAL_LEVEL,
+  PROP_FEC,
+  PROP_DTX,
+  PROP_RTT_THRESHOLD,
+  PROP_LOSS_THRESHOLD,
+  PROP_JITTER_THRESHOLD,
+  PROP_UPGRADE_HOLD,
+  PROP_LEVEL_CHANGES,
+  PROP_ENCODERS,
+  PROP_STATUS,
+  PROP_DIAGNOSTICS,
+  PROP_REPORT_INTERVAL,
 };
+
+enum { SIGNAL_SET_ATTENDEE_LEVEL, N_SIGNALS };
+static guint signals[N_SIGNALS];
 
 namespace {
 
@@ -56,7 +100,22 @@ struct Peer {
   std::string join_id;
   GstElement *queue = nullptr;
   GstElement *webrtc = nullptr;
-  GstPad *tee_pad = nullptr;
+  GstPad *output = nullptr; /* the router's src pad for this attendee */
+
+  /* Guarded by the element's lock. */
+  LevelChooser chooser{QualityLevel::kHigh, QualityLevel::kMaximum};
+  QualityLevel on_air = QualityLevel::kHigh; /* what the router sends now */
+  bool have_reports = false;
+  ConnectionMetrics metrics;
+  int fec_loss_percentage = 0;
+  std::string profile;
+  ProfileSettings settings;
+  bool battery_saving = false;
+  std::string state = "initializing";
+  int64_t connected_since_ms = -1;
+  guint level_changes = 0;
+  std::string pending_reason;
+  std::string last_reason;
 };
 
 }  // namespace
@@ -65,13 +124,22 @@ struct TourGuideSinkPrivate {
   std::mutex lock;
   ChannelSettings channel;
   guint max_attendees = DEFAULT_MAX_ATTENDEES;
-  gint bitrate = DEFAULT_BITRATE;
+  bool auto_quality = DEFAULT_AUTO_QUALITY;
+  QualityLevel initial_level = static_cast<QualityLevel>(DEFAULT_INITIAL_LEVEL);
+  bool fec = DEFAULT_FEC;
+  bool dtx = DEFAULT_DTX;
+  AdaptationTriggers triggers;
+  guint report_interval_ms = DEFAULT_REPORT_INTERVAL_MS;
+  guint64 level_changes = 0;
+  guint64 failed_connections = 0;
   ChannelSignaller signaller{TOUR_ROLE_GUIDE};
   GMainContext *worker = nullptr;
+  GSource *report_source = nullptr;
+  bool reconcile_scheduled = false;
 
-  GstElement *encoder = nullptr;
-  GstElement *tee = nullptr;
+  std::unique_ptr<EncoderLadder> ladder;
   std::map<std::string, std::unique_ptr<Peer>> peers;
+  std::map<GstPad *, Peer *> by_output;
 };
 
 struct _TourGuideSink {
@@ -87,6 +155,7 @@ static GstStaticPadTemplate sink_template =
     GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS("audio/x-raw"));
 
 static GParamSpec *attendee_count_pspec = nullptr;
+static GParamSpec *level_changes_pspec = nullptr;
 
 static void post_attendee_message(TourGuideSink *self, const char *name, const std::string &id,
                                   guint count, const char *reason) {
@@ -95,6 +164,97 @@ static void post_attendee_message(TourGuideSink *self, const char *name, const s
   if (reason)
     gst_structure_set(s, "reason", G_TYPE_STRING, reason, nullptr);
   gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), s));
+}
+
+/* ---------- the encoder ladder ---------- */
+
+/* FEC per level: the worst loss among the attendees on it (or moving to it). */
+static void update_encoding_locked(TourGuideSinkPrivate *priv) {
+  std::array<EncoderLadder::LevelFec, kQualityLevelCount> fec{};
+  for (auto &entry : priv->peers) {
+    const Peer &peer = *entry.second;
+    for (QualityLevel l : {peer.on_air, peer.chooser.level()}) {
+      auto &f = fec[static_cast<int>(l)];
+      f.fec = priv->fec;
+      f.loss_percentage = std::max(f.loss_percentage, peer.fec_loss_percentage);
+    }
+  }
+  for (auto &f : fec)
+    f.fec = priv->fec;
+  priv->ladder->set_encoding(fec, priv->dtx);
+}
+
+static gboolean run_reconcile(gpointer data) {
+  auto *self = TOUR_GUIDE_SINK(data);
+  {
+    std::lock_guard<std::mutex> guard(self->priv->lock);
+    self->priv->reconcile_scheduled = false;
+    if (self->priv->worker == nullptr)
+      return G_SOURCE_REMOVE;
+    update_encoding_locked(self->priv);
+  }
+  self->priv->ladder->reconcile();
+  return G_SOURCE_REMOVE;
+}
+
+/* Starts and stops encoders on the worker, once for a burst of changes. */
+static void schedule_reconcile(TourGuideSink *self) {
+  GMainContext *worker;
+  {
+    std::lock_guard<std::mutex> guard(self->priv->lock);
+    if (self->priv->worker == nullptr || self->priv->reconcile_scheduled)
+      return;
+    self->priv->reconcile_scheduled = true;
+    worker = self->priv->worker;
+  }
+  g_main_context_invoke_full(worker, G_PRIORITY_DEFAULT, run_reconcile, gst_object_ref(self),
+                             gst_object_unref);
+}
+
+/* What a decision of a peer's chooser asks of the router; call without the
+ * lock. */
+static void follow_decision(TourGuideSink *self, GstPad *output, const Decision &d) {
+  if (!d.changed || output == nullptr)
+    return;
+  self->priv->ladder->request(output, d.to);
+  schedule_reconcile(self);
+}
+
+static void on_level_switched(TourLevelRouter *, GstPad *output, int from, int to,
+                              gpointer user_data) {
+  auto *self = TOUR_GUIDE_SINK(user_data);
+  TourGuideSinkPrivate *priv = self->priv;
+  std::string id, reason;
+  guint changes = 0;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    auto it = priv->by_output.find(output);
+    if (it == priv->by_output.end())
+      return;
+    Peer *peer = it->second;
+    peer->on_air = static_cast<QualityLevel>(to);
+    peer->level_changes++;
+    peer->last_reason = peer->pending_reason;
+    priv->level_changes++;
+    changes = peer->level_changes;
+    id = peer->id;
+    reason = peer->last_reason;
+  }
+  GST_INFO_OBJECT(self, "attendee %s: level %s -> %s (%s)", id.c_str(),
+                  to_string(static_cast<QualityLevel>(from)),
+                  to_string(static_cast<QualityLevel>(to)), reason.c_str());
+  gst_element_post_message(
+      GST_ELEMENT(self),
+      gst_message_new_element(
+          GST_OBJECT(self),
+          gst_structure_new("tourcast-level-changed", "peer-id", G_TYPE_STRING, id.c_str(),
+                            "old-level", G_TYPE_STRING, to_string(static_cast<QualityLevel>(from)),
+                            "new-level", G_TYPE_STRING, to_string(static_cast<QualityLevel>(to)),
+                            "reason", G_TYPE_STRING, reason.c_str(), "changes", G_TYPE_UINT,
+                            changes, nullptr)));
+  g_object_notify_by_pspec(G_OBJECT(self), level_changes_pspec);
+  /* The old level's encoder may have lost its last listener. */
+  schedule_reconcile(self);
 }
 
 /* ---------- removing a peer ---------- */
@@ -108,8 +268,6 @@ static gboolean finish_removal(gpointer data) {
   auto *removal = static_cast<Removal *>(data);
   TourGuideSink *self = removal->self;
   Peer *peer = removal->peer.get();
-  gst_element_release_request_pad(self->priv->tee, peer->tee_pad);
-  gst_object_unref(peer->tee_pad);
   /* The guide itself may be changing state meanwhile: keep it from moving
    * the branch back up after we set it to NULL. */
   gst_element_set_locked_state(peer->webrtc, TRUE);
@@ -119,6 +277,9 @@ static gboolean finish_removal(gpointer data) {
   gst_bin_remove_many(GST_BIN(self), peer->webrtc, peer->queue, nullptr);
   gst_object_unref(peer->webrtc);
   gst_object_unref(peer->queue);
+  self->priv->ladder->remove_output(peer->output);
+  peer->output = nullptr;
+  run_reconcile(self);
   return G_SOURCE_REMOVE;
 }
 
@@ -128,16 +289,21 @@ static void free_removal(gpointer data) {
   delete removal;
 }
 
-/* Unlinks the branch when no buffer is crossing the tee pad, then finishes
- * on the worker, where setting a peer to NULL cannot stall the stream. */
-static GstPadProbeReturn on_tee_pad_idle(GstPad *pad, GstPadProbeInfo *, gpointer data) {
+/* Unlinks the branch when no buffer is crossing the router's pad, then
+ * finishes on the worker, where setting a peer to NULL cannot stall the
+ * stream. */
+static GstPadProbeReturn on_output_idle(GstPad *pad, GstPadProbeInfo *, gpointer data) {
   auto *removal = static_cast<Removal *>(data);
   GstPad *peer_pad = gst_pad_get_peer(pad);
   if (peer_pad) {
     gst_pad_unlink(pad, peer_pad);
     gst_object_unref(peer_pad);
   }
-  GMainContext *worker = removal->self->priv->worker;
+  GMainContext *worker;
+  {
+    std::lock_guard<std::mutex> guard(removal->self->priv->lock);
+    worker = removal->self->priv->worker;
+  }
   if (worker)
     g_main_context_invoke_full(worker, G_PRIORITY_DEFAULT, finish_removal, removal, free_removal);
   else {
@@ -158,12 +324,13 @@ static void remove_peer(TourGuideSink *self, const std::string &id, const char *
       return;
     peer = std::move(it->second);
     priv->peers.erase(it);
+    priv->by_output.erase(peer->output);
     count = priv->peers.size();
   }
   GST_INFO_OBJECT(self, "removing attendee %s (%s)", id.c_str(), reason);
-  GstPad *tee_pad = peer->tee_pad;
+  GstPad *output = peer->output;
   auto *removal = new Removal{TOUR_GUIDE_SINK(gst_object_ref(self)), std::move(peer)};
-  gst_pad_add_probe(tee_pad, GST_PAD_PROBE_TYPE_IDLE, on_tee_pad_idle, removal, nullptr);
+  gst_pad_add_probe(output, GST_PAD_PROBE_TYPE_IDLE, on_output_idle, removal, nullptr);
   g_object_notify_by_pspec(G_OBJECT(self), attendee_count_pspec);
   post_attendee_message(self, "tourcast-attendee-left", id, count, reason);
 }
@@ -174,6 +341,9 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
   TourGuideSinkPrivate *priv = self->priv;
   std::string replaced;
   ChannelSettings channel;
+  QualityLevel initial;
+  AdaptationTriggers triggers;
+  bool auto_quality;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     auto it = priv->peers.find(id);
@@ -189,6 +359,9 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
       return;
     }
     channel = priv->channel;
+    initial = priv->initial_level;
+    triggers = priv->triggers;
+    auto_quality = priv->auto_quality;
   }
   if (!replaced.empty())
     remove_peer(self, replaced, "joined again");
@@ -196,10 +369,14 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
   auto peer = std::make_unique<Peer>();
   peer->id = id;
   peer->join_id = join_id;
+  peer->chooser = LevelChooser(initial, QualityLevel::kMaximum, triggers);
+  if (!auto_quality)
+    peer->chooser.set_manual(initial);
+  peer->on_air = peer->chooser.level();
   gchar *session = g_strdup_printf("%08x%08x", g_random_int(), g_random_int());
   peer->queue = gst_element_factory_make("queue", nullptr);
   /* A peer whose DTLS handshake is still running blocks its branch; leaking
-   * old buffers keeps the tee (and every other attendee) moving. */
+   * old buffers keeps the router (and every other attendee) moving. */
   g_object_set(peer->queue, "leaky", 2, "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time",
                (guint64)PEER_QUEUE_MAX_TIME_NS, nullptr);
   peer->webrtc = GST_ELEMENT(
@@ -224,20 +401,292 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
   }
   gst_element_sync_state_with_parent(peer->webrtc);
   gst_element_sync_state_with_parent(peer->queue);
-  peer->tee_pad = gst_element_request_pad_simple(priv->tee, "src_%u");
+  peer->output = priv->ladder->add_output(peer->on_air);
   GstPad *queue_sink = gst_element_get_static_pad(peer->queue, "sink");
-  gst_pad_link(peer->tee_pad, queue_sink);
+  gst_pad_link(peer->output, queue_sink);
   gst_object_unref(queue_sink);
 
   guint count;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
+    priv->by_output[peer->output] = peer.get();
     priv->peers[id] = std::move(peer);
     count = priv->peers.size();
+    update_encoding_locked(priv);
   }
+  /* On the worker already: the level's encoder starts now, so the peer's
+   * webrtcbin gets caps (and makes its offer) within a frame or two. */
+  priv->ladder->reconcile();
   GST_INFO_OBJECT(self, "attendee %s joined (%u attending)", id.c_str(), count);
   g_object_notify_by_pspec(G_OBJECT(self), attendee_count_pspec);
   post_attendee_message(self, "tourcast-attendee-joined", id, count, nullptr);
+}
+
+/* ---------- what attendees report ---------- */
+
+/* A quality report of one peer's tourqualitymonitor drives its level. */
+static void on_quality_report(TourGuideSink *self, const GstStructure *report) {
+  TourGuideSinkPrivate *priv = self->priv;
+  const gchar *id = gst_structure_get_string(report, "peer-id");
+  if (id == nullptr)
+    return;
+  ConnectionMetrics metrics = metrics_from_structure(report);
+  Decision decision;
+  GstPad *output = nullptr;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    auto it = priv->peers.find(id);
+    if (it == priv->peers.end())
+      return;
+    Peer &peer = *it->second;
+    peer.metrics = metrics;
+    peer.have_reports = true;
+    int fec = fec_packet_loss_percentage(metrics.loss_rate);
+    bool fec_changed = fec != peer.fec_loss_percentage;
+    peer.fec_loss_percentage = fec;
+    if (priv->auto_quality)
+      decision = peer.chooser.on_report(metrics, tour_now_ms());
+    if (decision.changed) {
+      peer.pending_reason = decision.reason;
+      output = GST_PAD(gst_object_ref(peer.output));
+    }
+    if (fec_changed)
+      update_encoding_locked(priv);
+  }
+  if (output) {
+    follow_decision(self, output, decision);
+    gst_object_unref(output);
+  } else {
+    schedule_reconcile(self);
+  }
+}
+
+/* The attendee's profile sets where it starts and how high it may go; its
+ * battery saving caps it at the profile's battery level. */
+static void on_peer_status(TourSignaller *, const gchar *peer_id, const GstStructure *status,
+                           gpointer data) {
+  auto *self = static_cast<TourGuideSink *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
+  if (self == nullptr)
+    return;
+  TourGuideSinkPrivate *priv = self->priv;
+  const gchar *profile_text = gst_structure_get_string(status, "profile");
+  gboolean battery = FALSE;
+  gst_structure_get_boolean(status, "battery-saving", &battery);
+  AttendeeProfile profile;
+  std::string error;
+  bool profile_ok = true;
+  if (profile_text && !parse_profile(profile_text, &profile, &error)) {
+    GST_ELEMENT_WARNING(self, STREAM, FORMAT,
+                        ("attendee %s stated a profile we do not know; treated as desktop",
+                         peer_id),
+                        ("%s", error.c_str()));
+    profile_ok = false;
+  }
+  Decision decision;
+  GstPad *output = nullptr;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    auto it = priv->peers.find(peer_id);
+    if (it == priv->peers.end()) {
+      gst_object_unref(self);
+      return;
+    }
+    Peer &peer = *it->second;
+    int64_t now = tour_now_ms();
+    if (profile_text && profile_ok) {
+      peer.profile = profile_to_string(profile);
+      peer.settings = settings_for(profile.device, profile.network);
+      if (!peer.have_reports && peer.level_changes == 0) {
+        /* Just joined: start where the profile says instead of stepping down. */
+        QualityLevel start = lower_of(priv->initial_level, peer.settings.initial_level);
+        std::optional<QualityLevel> manual = peer.chooser.manual();
+        peer.chooser = LevelChooser(start, peer.settings.ceiling, priv->triggers);
+        if (manual)
+          peer.chooser.set_manual(manual);
+        else if (!priv->auto_quality)
+          peer.chooser.set_manual(start);
+        if (peer.chooser.level() != peer.on_air) {
+          decision.changed = true;
+          decision.from = peer.on_air;
+          decision.to = peer.chooser.level();
+          decision.reason = "profile " + peer.profile;
+        }
+      } else {
+        decision = peer.chooser.set_ceiling(peer.settings.ceiling, now);
+      }
+    }
+    if (static_cast<bool>(battery) != peer.battery_saving) {
+      peer.battery_saving = battery;
+      Decision d = peer.chooser.set_battery_saving(battery, peer.settings.battery_level, now);
+      if (d.changed)
+        decision = d;
+    }
+    if (decision.changed) {
+      peer.pending_reason = decision.reason;
+      output = GST_PAD(gst_object_ref(peer.output));
+    }
+  }
+  if (output) {
+    follow_decision(self, output, decision);
+    gst_object_unref(output);
+  }
+  gst_object_unref(self);
+}
+
+static gboolean set_attendee_level(TourGuideSink *self, const gchar *peer_id, const gchar *level) {
+  TourGuideSinkPrivate *priv = self->priv;
+  std::optional<QualityLevel> manual;
+  if (level != nullptr && g_strcmp0(level, "auto") != 0) {
+    QualityLevel parsed;
+    if (!quality_level_from_string(level, &parsed)) {
+      GST_ELEMENT_WARNING(self, LIBRARY, SETTINGS,
+                          ("unknown level \"%s\": use maximum, high, medium, low, minimum or auto",
+                           level),
+                          (nullptr));
+      return FALSE;
+    }
+    manual = parsed;
+  }
+  std::vector<std::pair<GstPad *, Decision>> moves;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    for (auto &entry : priv->peers) {
+      if (peer_id != nullptr && entry.first != peer_id)
+        continue;
+      Peer &peer = *entry.second;
+      Decision d = peer.chooser.set_manual(manual);
+      if (d.changed) {
+        peer.pending_reason = d.reason;
+        moves.emplace_back(GST_PAD(gst_object_ref(peer.output)), d);
+      }
+    }
+    if (peer_id != nullptr && priv->peers.find(peer_id) == priv->peers.end())
+      return FALSE;
+  }
+  for (auto &move : moves) {
+    follow_decision(self, move.first, move.second);
+    gst_object_unref(move.first);
+  }
+  return TRUE;
+}
+
+/* ---------- status and diagnostics ---------- */
+
+static ChannelStatus channel_status(TourGuideSink *self) {
+  TourGuideSinkPrivate *priv = self->priv;
+  ChannelStatus c;
+  int64_t now = tour_now_ms();
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    c.tour = priv->channel.tour;
+    c.language = priv->channel.language;
+    c.max_attendees = priv->max_attendees;
+    c.level_changes = priv->level_changes;
+    c.failed_connections = priv->failed_connections;
+    for (auto &entry : priv->peers) {
+      const Peer &p = *entry.second;
+      AttendeeStatus a;
+      a.id = p.id;
+      a.state = p.state;
+      a.level = p.on_air;
+      a.fec = priv->fec && p.fec_loss_percentage > 0;
+      if (p.have_reports)
+        a.metrics = p.metrics;
+      a.profile = p.profile;
+      a.battery_saving = p.battery_saving;
+      a.connected_for_ms = p.connected_since_ms >= 0 ? now - p.connected_since_ms : -1;
+      a.level_changes = p.level_changes;
+      a.last_change_reason = p.last_reason;
+      c.attendees.push_back(std::move(a));
+    }
+  }
+  c.encoders_running = priv->ladder->running_levels();
+  return c;
+}
+
+static GstStructure *attendee_structure(const AttendeeStatus &a) {
+  GstStructure *s = gst_structure_new(
+      "attendee", "peer-id", G_TYPE_STRING, a.id.c_str(), "state", G_TYPE_STRING, a.state.c_str(),
+      "level", G_TYPE_STRING, to_string(a.level), "healthy", G_TYPE_BOOLEAN, is_healthy(a), "fec",
+      G_TYPE_BOOLEAN, a.fec, "connection-duration-ms", G_TYPE_INT64, (gint64)a.connected_for_ms,
+      "level-changes", G_TYPE_UINT, a.level_changes, "battery-saving", G_TYPE_BOOLEAN,
+      a.battery_saving, nullptr);
+  if (!a.profile.empty())
+    gst_structure_set(s, "profile", G_TYPE_STRING, a.profile.c_str(), nullptr);
+  if (!a.last_change_reason.empty())
+    gst_structure_set(s, "last-change-reason", G_TYPE_STRING, a.last_change_reason.c_str(),
+                      nullptr);
+  if (a.metrics) {
+    gst_structure_set(s, "score", G_TYPE_INT, a.metrics->score, "category", G_TYPE_STRING,
+                      to_string(a.metrics->category), "loss-rate", G_TYPE_DOUBLE,
+                      a.metrics->loss_rate, nullptr);
+    if (a.metrics->rtt_ms)
+      gst_structure_set(s, "rtt-ms", G_TYPE_DOUBLE, *a.metrics->rtt_ms, nullptr);
+    if (a.metrics->jitter_ms)
+      gst_structure_set(s, "jitter-ms", G_TYPE_DOUBLE, *a.metrics->jitter_ms, nullptr);
+  }
+  return s;
+}
+
+static void append_to_array(GValue *array, GValue *item) {
+  gst_value_array_append_and_take_value(array, item);
+}
+
+static GstStructure *status_structure(const ChannelStatus &c, bool with_recommendations) {
+  GstStructure *s = gst_structure_new(
+      with_recommendations ? "tourcast-diagnostics" : "tourcast-status", "tour", G_TYPE_STRING,
+      c.tour.c_str(), "language", G_TYPE_STRING, c.language.c_str(), "attendee-count",
+      G_TYPE_UINT, (guint)c.attendees.size(), "level-changes", G_TYPE_UINT64,
+      (guint64)c.level_changes, "failed-connections", G_TYPE_UINT64,
+      (guint64)c.failed_connections, nullptr);
+  GValue encoders = G_VALUE_INIT;
+  gst_value_array_init(&encoders, kQualityLevelCount);
+  for (int l = 0; l < kQualityLevelCount; l++) {
+    if (!(c.encoders_running & (1u << l)))
+      continue;
+    GValue v = G_VALUE_INIT;
+    g_value_init(&v, G_TYPE_STRING);
+    g_value_set_string(&v, to_string(static_cast<QualityLevel>(l)));
+    append_to_array(&encoders, &v);
+  }
+  gst_structure_take_value(s, "encoders", &encoders);
+  GValue attendees = G_VALUE_INIT;
+  gst_value_array_init(&attendees, c.attendees.size());
+  for (const AttendeeStatus &a : c.attendees) {
+    GValue v = G_VALUE_INIT;
+    g_value_init(&v, GST_TYPE_STRUCTURE);
+    g_value_take_boxed(&v, attendee_structure(a));
+    append_to_array(&attendees, &v);
+  }
+  gst_structure_take_value(s, "attendees", &attendees);
+  if (with_recommendations) {
+    GValue list = G_VALUE_INIT;
+    std::vector<std::string> r = recommendations(c);
+    gst_value_array_init(&list, r.size());
+    for (const std::string &text : r) {
+      GValue v = G_VALUE_INIT;
+      g_value_init(&v, G_TYPE_STRING);
+      g_value_set_string(&v, text.c_str());
+      append_to_array(&list, &v);
+    }
+    gst_structure_take_value(s, "recommendations", &list);
+  }
+  return s;
+}
+
+static gboolean on_report_timer(gpointer data) {
+  auto *self = static_cast<TourGuideSink *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
+  if (self == nullptr)
+    return G_SOURCE_REMOVE;
+  ChannelStatus c = channel_status(self);
+  std::string json = diagnostics_to_json(c, tour_epoch_ms());
+  TourSignaller *signaller = self->priv->signaller.ref();
+  if (signaller) {
+    tour_signaller_report_channel(signaller, json.c_str());
+    g_object_unref(signaller);
+  }
+  gst_object_unref(self);
+  return G_SOURCE_CONTINUE;
 }
 
 /* ---------- signaller ---------- */
@@ -272,76 +721,115 @@ static void on_info(TourSignaller *, const gchar *, const GstStructure *details,
 static bool start(TourGuideSink *self) {
   TourGuideSinkPrivate *priv = self->priv;
   ChannelSettings channel;
-  gint bitrate;
+  guint report_interval;
+  GMainContext *worker = tour_worker_acquire();
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     channel = priv->channel;
-    bitrate = priv->bitrate;
-    priv->worker = tour_worker_acquire();
+    priv->worker = worker;
+    report_interval = priv->report_interval_ms;
   }
-  g_object_set(priv->encoder, "bitrate", bitrate, nullptr);
+  priv->ladder->set_worker(worker);
+  if (report_interval > 0) {
+    GSource *source = g_timeout_source_new(report_interval);
+    g_source_set_callback(source, on_report_timer, new_weak_ref(self), free_weak_ref);
+    g_source_attach(source, worker);
+    std::lock_guard<std::mutex> guard(priv->lock);
+    priv->report_source = source;
+  }
   return priv->signaller.start(GST_ELEMENT(self), channel,
                                {{"peer-joined", G_CALLBACK(on_peer_joined)},
                                 {"peer-left", G_CALLBACK(on_peer_left)},
+                                {"peer-status", G_CALLBACK(on_peer_status)},
                                 {"info", G_CALLBACK(on_info)}});
 }
 
 static void stop(TourGuideSink *self) {
   TourGuideSinkPrivate *priv = self->priv;
   std::map<std::string, std::unique_ptr<Peer>> peers;
+  GSource *report_source;
   priv->signaller.stop();
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     peers.swap(priv->peers);
+    priv->by_output.clear();
+    report_source = priv->report_source;
+    priv->report_source = nullptr;
+  }
+  if (report_source) {
+    g_source_destroy(report_source);
+    g_source_unref(report_source);
+  }
+  GMainContext *worker;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    worker = priv->worker;
+    priv->worker = nullptr;
   }
   /* The stream is stopped: the branches can go without pad probes. */
   for (auto &entry : peers) {
+    GstPad *peer_pad = gst_pad_get_peer(entry.second->output);
+    if (peer_pad) {
+      gst_pad_unlink(entry.second->output, peer_pad);
+      gst_object_unref(peer_pad);
+    }
     Removal removal{self, std::move(entry.second)};
     finish_removal(&removal);
   }
+  priv->ladder->clear();
   if (!peers.empty())
     g_object_notify_by_pspec(G_OBJECT(self), attendee_count_pspec);
-  std::lock_guard<std::mutex> guard(priv->lock);
-  if (priv->worker) {
-    priv->worker = nullptr;
+  if (worker)
     tour_worker_release();
-  }
 }
 
-/* A peer that failed is of no use to anybody: drop it (its attendee may
- * join again). */
+/* Peers tell their story through messages: their state (a failed peer is of
+ * no use to anybody: drop it; its attendee may join again) and their
+ * quality reports (which drive their level). */
 static void tour_guide_sink_handle_message(GstBin *bin, GstMessage *message) {
   auto *self = TOUR_GUIDE_SINK(bin);
-  if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ELEMENT &&
-      TOUR_IS_WEBRTC_BIN(GST_MESSAGE_SRC(message))) {
-    const GstStructure *s = gst_message_get_structure(message);
-    if (gst_structure_has_name(s, "tourcast-state") &&
-        g_strcmp0(gst_structure_get_string(s, "new-state"), "failed") == 0) {
-      std::string id = gst_structure_get_string(s, "peer-id");
-      GMainContext *worker;
-      {
-        std::lock_guard<std::mutex> guard(self->priv->lock);
-        worker = self->priv->worker;
+  TourGuideSinkPrivate *priv = self->priv;
+  const GstStructure *s = gst_message_get_structure(message);
+  if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ELEMENT && s != nullptr &&
+      gst_structure_has_name(s, "tourcast-quality")) {
+    on_quality_report(self, s);
+  } else if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ELEMENT &&
+             TOUR_IS_WEBRTC_BIN(GST_MESSAGE_SRC(message)) &&
+             gst_structure_has_name(s, "tourcast-state")) {
+    std::string id = gst_structure_get_string(s, "peer-id");
+    const gchar *state = gst_structure_get_string(s, "new-state");
+    bool failed = g_strcmp0(state, "failed") == 0;
+    GMainContext *worker;
+    {
+      std::lock_guard<std::mutex> guard(priv->lock);
+      worker = priv->worker;
+      auto it = priv->peers.find(id);
+      if (it != priv->peers.end() && state) {
+        it->second->state = state;
+        if (g_strcmp0(state, "connected") == 0 && it->second->connected_since_ms < 0)
+          it->second->connected_since_ms = tour_now_ms();
+        if (failed)
+          priv->failed_connections++;
       }
-      if (worker) {
-        struct Failed {
-          TourGuideSink *self;
-          std::string id;
-        };
-        g_main_context_invoke_full(
-            worker, G_PRIORITY_DEFAULT,
-            [](gpointer data) -> gboolean {
-              auto *f = static_cast<Failed *>(data);
-              remove_peer(f->self, f->id, "connection failed");
-              return G_SOURCE_REMOVE;
-            },
-            new Failed{TOUR_GUIDE_SINK(gst_object_ref(self)), id},
-            [](gpointer data) {
-              auto *f = static_cast<Failed *>(data);
-              gst_object_unref(f->self);
-              delete f;
-            });
-      }
+    }
+    if (failed && worker) {
+      struct Failed {
+        TourGuideSink *self;
+        std::string id;
+      };
+      g_main_context_invoke_full(
+          worker, G_PRIORITY_DEFAULT,
+          [](gpointer data) -> gboolean {
+            auto *f = static_cast<Failed *>(data);
+            remove_peer(f->self, f->id, "connection failed");
+            return G_SOURCE_REMOVE;
+          },
+          new Failed{TOUR_GUIDE_SINK(gst_object_ref(self)), id},
+          [](gpointer data) {
+            auto *f = static_cast<Failed *>(data);
+            gst_object_unref(f->self);
+            delete f;
+          });
     }
   }
   GST_BIN_CLASS(parent_class)->handle_message(bin, message);
@@ -365,6 +853,11 @@ static GstStateChangeReturn tour_guide_sink_change_state(GstElement *element,
 static void tour_guide_sink_init(TourGuideSink *self) {
   self->priv = new TourGuideSinkPrivate();
   TourGuideSinkPrivate *priv = self->priv;
+  /* The adaptation triggers match the RTCP receiver reports' pace: every
+   * peer asks for one about every second (tourwebrtcbin:rtcp-interval), so
+   * one bad report costs one level and a second one, a second later, the
+   * next. */
+  priv->triggers.min_degrade_interval_ms = 1500;
   GstElement *convert = gst_element_factory_make("audioconvert", "convert");
   /* audioresample builds integer filter taps at caps time even when it only
    * passes 48 kHz through, and warns about them: resample in float. */
@@ -373,19 +866,14 @@ static void tour_guide_sink_init(TourGuideSink *self) {
   g_object_set(to_float, "caps", float_caps, nullptr);
   gst_caps_unref(float_caps);
   GstElement *resample = gst_element_factory_make("audioresample", "resample");
-  GstElement *to_encoder = gst_element_factory_make("audioconvert", "to-encoder");
-  priv->encoder = gst_element_factory_make("opusenc", "encoder");
-  GstElement *payloader = gst_element_factory_make("rtpopuspay", "payloader");
-  priv->tee = gst_element_factory_make("tee", "fanout");
-  g_assert(convert && to_float && resample && to_encoder && priv->encoder && payloader &&
-           priv->tee);
-  g_object_set(priv->encoder, "bitrate", DEFAULT_BITRATE, nullptr);
-  g_object_set(payloader, "pt", 96, nullptr);
-  g_object_set(priv->tee, "allow-not-linked", TRUE, nullptr);
-  gst_bin_add_many(GST_BIN(self), convert, to_float, resample, to_encoder, priv->encoder, payloader,
-                   priv->tee, nullptr);
-  gst_element_link_many(convert, to_float, resample, to_encoder, priv->encoder, payloader,
-                        priv->tee, nullptr);
+  GstElement *to_48k = gst_element_factory_make("capsfilter", "rate");
+  GstCaps *rate_caps = gst_caps_from_string("audio/x-raw,format=F32LE,rate=48000");
+  g_object_set(to_48k, "caps", rate_caps, nullptr);
+  gst_caps_unref(rate_caps);
+  g_assert(convert && to_float && resample && to_48k);
+  gst_bin_add_many(GST_BIN(self), convert, to_float, resample, to_48k, nullptr);
+  priv->ladder = std::make_unique<EncoderLadder>(GST_BIN(self), on_level_switched, self);
+  gst_element_link_many(convert, to_float, resample, to_48k, priv->ladder->input(), nullptr);
   GstPad *target = gst_element_get_static_pad(convert, "sink");
   GstPad *ghost =
       gst_ghost_pad_new_from_template("sink", target, gst_static_pad_template_get(&sink_template));
@@ -404,25 +892,70 @@ static void tour_guide_sink_set_property(GObject *object, guint prop_id, const G
                                          GParamSpec *pspec) {
   auto *self = TOUR_GUIDE_SINK(object);
   TourGuideSinkPrivate *priv = self->priv;
-  std::lock_guard<std::mutex> guard(priv->lock);
-  if (set_channel_property(&priv->channel, &priv->signaller, prop_id, value))
-    return;
-  switch (prop_id) {
-    case PROP_MAX_ATTENDEES:
-      priv->max_attendees = g_value_get_uint(value);
-      break;
-    case PROP_BITRATE:
-      priv->bitrate = g_value_get_int(value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+  std::vector<std::pair<GstPad *, Decision>> moves;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    if (set_channel_property(&priv->channel, &priv->signaller, prop_id, value))
+      return;
+    switch (prop_id) {
+      case PROP_MAX_ATTENDEES:
+        priv->max_attendees = g_value_get_uint(value);
+        break;
+      case PROP_AUTO_QUALITY:
+        priv->auto_quality = g_value_get_boolean(value);
+        /* Off: everybody stays where they are, by hand; on: back to reports. */
+        for (auto &entry : priv->peers) {
+          Peer &peer = *entry.second;
+          peer.chooser.set_manual(priv->auto_quality ? std::nullopt
+                                                     : std::optional(peer.chooser.level()));
+        }
+        break;
+      case PROP_INITIAL_LEVEL:
+        priv->initial_level = static_cast<QualityLevel>(g_value_get_enum(value));
+        break;
+      case PROP_FEC:
+        priv->fec = g_value_get_boolean(value);
+        update_encoding_locked(priv);
+        break;
+      case PROP_DTX:
+        priv->dtx = g_value_get_boolean(value);
+        update_encoding_locked(priv);
+        break;
+      case PROP_RTT_THRESHOLD:
+        priv->triggers.rtt_ms = g_value_get_double(value);
+        break;
+      case PROP_LOSS_THRESHOLD:
+        priv->triggers.loss_rate = g_value_get_double(value);
+        break;
+      case PROP_JITTER_THRESHOLD:
+        priv->triggers.jitter_ms = g_value_get_double(value);
+        break;
+      case PROP_UPGRADE_HOLD:
+        priv->triggers.upgrade_hold_ms = g_value_get_uint(value);
+        break;
+      case PROP_REPORT_INTERVAL:
+        priv->report_interval_ms = g_value_get_uint(value);
+        break;
+      default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+    }
   }
+  if (prop_id == PROP_FEC || prop_id == PROP_DTX)
+    schedule_reconcile(self);
 }
 
 static void tour_guide_sink_get_property(GObject *object, guint prop_id, GValue *value,
                                          GParamSpec *pspec) {
   auto *self = TOUR_GUIDE_SINK(object);
   TourGuideSinkPrivate *priv = self->priv;
+  if (prop_id == PROP_STATUS || prop_id == PROP_DIAGNOSTICS) {
+    g_value_take_boxed(value, status_structure(channel_status(self), prop_id == PROP_DIAGNOSTICS));
+    return;
+  }
+  if (prop_id == PROP_ENCODERS) {
+    g_value_set_uint(value, __builtin_popcount(priv->ladder->running_levels()));
+    return;
+  }
   std::lock_guard<std::mutex> guard(priv->lock);
   if (get_channel_property(priv->channel, priv->signaller, prop_id, value))
     return;
@@ -433,8 +966,35 @@ static void tour_guide_sink_get_property(GObject *object, guint prop_id, GValue 
     case PROP_ATTENDEE_COUNT:
       g_value_set_uint(value, priv->peers.size());
       break;
-    case PROP_BITRATE:
-      g_value_set_int(value, priv->bitrate);
+    case PROP_AUTO_QUALITY:
+      g_value_set_boolean(value, priv->auto_quality);
+      break;
+    case PROP_INITIAL_LEVEL:
+      g_value_set_enum(value, static_cast<int>(priv->initial_level));
+      break;
+    case PROP_FEC:
+      g_value_set_boolean(value, priv->fec);
+      break;
+    case PROP_DTX:
+      g_value_set_boolean(value, priv->dtx);
+      break;
+    case PROP_RTT_THRESHOLD:
+      g_value_set_double(value, priv->triggers.rtt_ms);
+      break;
+    case PROP_LOSS_THRESHOLD:
+      g_value_set_double(value, priv->triggers.loss_rate);
+      break;
+    case PROP_JITTER_THRESHOLD:
+      g_value_set_double(value, priv->triggers.jitter_ms);
+      break;
+    case PROP_UPGRADE_HOLD:
+      g_value_set_uint(value, (guint)priv->triggers.upgrade_hold_ms);
+      break;
+    case PROP_LEVEL_CHANGES:
+      g_value_set_uint64(value, priv->level_changes);
+      break;
+    case PROP_REPORT_INTERVAL:
+      g_value_set_uint(value, priv->report_interval_ms);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -457,24 +1017,113 @@ static void tour_guide_sink_class_init(TourGuideSinkClass *klass) {
   install_channel_properties(gobject_class,
                              "Jitterbuffer latency in milliseconds of each peer's webrtcbin (it "
                              "only receives RTCP on the guide side)");
-  const auto flags =
-      (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  const auto playing =
+      (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
+  const auto readable = (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_property(
       gobject_class, PROP_MAX_ATTENDEES,
       g_param_spec_uint(
           "max-attendees", "Max attendees",
           "Attendees served at once; more are refused with a warning (0 = no "
           "limit)",
-          0, G_MAXUINT, DEFAULT_MAX_ATTENDEES,
-          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
+          0, G_MAXUINT, DEFAULT_MAX_ATTENDEES, playing));
   attendee_count_pspec = g_param_spec_uint(
       "attendee-count", "Attendee count", "Attendees with a peer connection right now", 0,
-      G_MAXUINT, 0, (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+      G_MAXUINT, 0, readable);
   g_object_class_install_property(gobject_class, PROP_ATTENDEE_COUNT, attendee_count_pspec);
   g_object_class_install_property(
-      gobject_class, PROP_BITRATE,
-      g_param_spec_int("bitrate", "Bitrate", "Opus bitrate in bits per second", 4000, 650000,
-                       DEFAULT_BITRATE, flags));
+      gobject_class, PROP_AUTO_QUALITY,
+      g_param_spec_boolean("auto-quality", "Auto quality",
+                           "Each attendee's level follows its quality reports; off holds every "
+                           "attendee at its current level (set-attendee-level still works)",
+                           DEFAULT_AUTO_QUALITY, playing));
+  g_object_class_install_property(
+      gobject_class, PROP_INITIAL_LEVEL,
+      g_param_spec_enum("initial-level", "Initial level",
+                        "Level a new attendee starts at (lower if its profile asks for less)",
+                        TOUR_TYPE_QUALITY_LEVEL, DEFAULT_INITIAL_LEVEL, playing));
+  g_object_class_install_property(
+      gobject_class, PROP_FEC,
+      g_param_spec_boolean("fec", "FEC",
+                           "In-band forward error correction on each level's encoder, tuned to "
+                           "the worst loss its attendees report",
+                           DEFAULT_FEC, playing));
+  g_object_class_install_property(
+      gobject_class, PROP_DTX,
+      g_param_spec_boolean("dtx", "DTX", "Discontinuous transmission: next to nothing in silences",
+                           DEFAULT_DTX, playing));
+  AdaptationTriggers defaults;
+  g_object_class_install_property(
+      gobject_class, PROP_RTT_THRESHOLD,
+      g_param_spec_double("rtt-threshold", "RTT threshold",
+                          "Round-trip time in milliseconds above which an attendee's level "
+                          "goes down one step",
+                          1, 60000, defaults.rtt_ms, playing));
+  g_object_class_install_property(
+      gobject_class, PROP_LOSS_THRESHOLD,
+      g_param_spec_double("loss-threshold", "Loss threshold",
+                          "Packet loss rate (0-1) above which an attendee's level goes down one "
+                          "step",
+                          0, 1, defaults.loss_rate, playing));
+  g_object_class_install_property(
+      gobject_class, PROP_JITTER_THRESHOLD,
+      g_param_spec_double("jitter-threshold", "Jitter threshold",
+                          "Jitter in milliseconds above which an attendee's level goes down one "
+                          "step",
+                          1, 60000, defaults.jitter_ms, playing));
+  g_object_class_install_property(
+      gobject_class, PROP_UPGRADE_HOLD,
+      g_param_spec_uint("upgrade-hold", "Upgrade hold",
+                        "Milliseconds of good reports before an attendee's level goes up one "
+                        "step",
+                        0, 3600000, (guint)defaults.upgrade_hold_ms, playing));
+  level_changes_pspec =
+      g_param_spec_uint64("level-changes", "Level changes",
+                          "Level changes of all attendees since the start", 0, G_MAXUINT64, 0,
+                          readable);
+  g_object_class_install_property(gobject_class, PROP_LEVEL_CHANGES, level_changes_pspec);
+  g_object_class_install_property(
+      gobject_class, PROP_ENCODERS,
+      g_param_spec_uint("encoders", "Encoders",
+                        "Opus encoders running: one per level some attendee uses (0-5)", 0,
+                        kQualityLevelCount, 0, readable));
+  g_object_class_install_property(
+      gobject_class, PROP_STATUS,
+      g_param_spec_boxed("status", "Status",
+                         "tourcast-status: tour, language, attendee-count, level-changes, "
+                         "failed-connections, encoders (levels running) and attendees (one "
+                         "structure each: peer-id, state, level, healthy, score, category, "
+                         "rtt-ms, jitter-ms, loss-rate, fec, profile, battery-saving, "
+                         "connection-duration-ms, level-changes, last-change-reason)",
+                         GST_TYPE_STRUCTURE, readable));
+  g_object_class_install_property(
+      gobject_class, PROP_DIAGNOSTICS,
+      g_param_spec_boxed("diagnostics", "Diagnostics",
+                         "tourcast-diagnostics: the status plus recommendations, sentences a "
+                         "person can act on, worst first",
+                         GST_TYPE_STRUCTURE, readable));
+  g_object_class_install_property(
+      gobject_class, PROP_REPORT_INTERVAL,
+      g_param_spec_uint("report-interval", "Report interval",
+                        "Milliseconds between diagnostic reports published through the "
+                        "signaller (to Redis); 0 publishes none",
+                        0, 600000, DEFAULT_REPORT_INTERVAL_MS,
+                        (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                      GST_PARAM_MUTABLE_READY)));
+
+  /**
+   * TourGuideSink::set-attendee-level:
+   * @peer_id: the attendee, or %NULL for every attendee
+   * @level: "maximum", "high", "medium", "low", "minimum", or "auto" / %NULL
+   *   to follow the quality reports again
+   *
+   * Holds attendees at a level by hand (still within their profile's ceiling
+   * and battery cap). Returns %FALSE for an unknown attendee or level.
+   */
+  signals[SIGNAL_SET_ATTENDEE_LEVEL] = g_signal_new_class_handler(
+      "set-attendee-level", G_TYPE_FROM_CLASS(klass),
+      (GSignalFlags)(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION), G_CALLBACK(set_attendee_level), nullptr,
+      nullptr, nullptr, G_TYPE_BOOLEAN, 2, G_TYPE_STRING, G_TYPE_STRING);
 
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   /* gst-inspect-1.0 prints every metadata key: a line a user can paste. */
@@ -484,7 +1133,8 @@ static void tour_guide_sink_class_init(TourGuideSinkClass *klass) {
       "redis-url=redis://127.0.0.1:6379 ice-addresses=127.0.0.1");
   gst_element_class_set_static_metadata(
       element_class, "tourcast guide sink", "Sink/Network/WebRTC",
-      "Encodes a guide's audio to Opus once and sends it over WebRTC to every attendee of a "
-      "tour/language channel, signaled through Redis",
+      "Sends a guide's audio over WebRTC to every attendee of a tour/language channel, each at "
+      "the Opus quality level its connection calls for (one encoder per level in use), "
+      "signaled through Redis",
       "tourcast developers");
 }

@@ -33,6 +33,8 @@
  */
 #include "touropusadapter.h"
 
+#include "quality-stats.h"
+
 #include <mutex>
 #include <optional>
 #include <string>
@@ -66,26 +68,6 @@ enum {
 
 enum { SIGNAL_REPORT, N_SIGNALS };
 static guint signals[N_SIGNALS];
-
-GType tour_quality_level_get_type(void) {
-  static GType type = 0;
-  static const GEnumValue values[] = {
-      {TOUR_QUALITY_LEVEL_MAXIMUM, "128 kb/s, fullband, stereo", "maximum"},
-      {TOUR_QUALITY_LEVEL_HIGH, "96 kb/s, fullband, mono", "high"},
-      {TOUR_QUALITY_LEVEL_MEDIUM, "64 kb/s, superwideband (24 kHz), mono", "medium"},
-      {TOUR_QUALITY_LEVEL_LOW, "32 kb/s, wideband (16 kHz), mono", "low"},
-      {TOUR_QUALITY_LEVEL_MINIMUM, "16 kb/s, narrowband (8 kHz), mono", "minimum"},
-      {0, nullptr, nullptr},
-  };
-  if (g_once_init_enter(&type)) {
-    GType t = g_enum_register_static("TourQualityLevel", values);
-    g_once_init_leave(&type, t);
-  }
-  return type;
-}
-
-static_assert((int)TOUR_QUALITY_LEVEL_MINIMUM == (int)QualityLevel::kMinimum,
-              "TourQualityLevel must mirror tourcast::QualityLevel");
 
 struct TourOpusAdapterPrivate {
   std::mutex lock;
@@ -167,18 +149,7 @@ static void on_report(TourOpusAdapter *self, const GstStructure *report) {
   TourOpusAdapterPrivate *priv = self->priv;
   if (report == nullptr)
     return;
-  ConnectionMetrics m;
-  gdouble d;
-  gint64 i;
-  if (gst_structure_get_double(report, "rtt-ms", &d))
-    m.rtt_ms = d;
-  if (gst_structure_get_double(report, "jitter-ms", &d))
-    m.jitter_ms = d;
-  if (gst_structure_get_int64(report, "packets-lost", &i))
-    m.packets_lost = i;
-  if (gst_structure_get_int64(report, "packets-received", &i))
-    m.packets_received = i;
-  m.loss_rate = packet_loss_rate(m.packets_lost, m.packets_received);
+  ConnectionMetrics m = metrics_from_structure(report);
   Decision decision;
   {
     std::lock_guard<std::mutex> guard(priv->lock);

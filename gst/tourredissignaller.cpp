@@ -74,6 +74,7 @@ enum {
   PROP_RETRY_DELAY,
   PROP_GAP_TIMEOUT,
   PROP_PROFILE,
+  PROP_BATTERY_SAVING,
 };
 
 namespace {
@@ -89,6 +90,7 @@ struct Settings {
   guint retry_delay_ms = DEFAULT_RETRY_DELAY_MS;
   guint gap_timeout_ms = DEFAULT_GAP_TIMEOUT_MS;
   std::string profile;
+  bool battery_saving = false;
 };
 
 struct IncomingSession {
@@ -313,6 +315,8 @@ void announce(TourRedisSignaller *self) {
     message.type = SignalType::kJoin;
     message.to = GUIDE_CHANNEL_RECIPIENT;
     message.session = priv->join_id;
+    message.profile = s.profile;
+    message.battery_saving = s.battery_saving;
     publish(self, peer_channel(self, GUIDE_CHANNEL_RECIPIENT), message);
   }
   priv->registered = true;
@@ -490,6 +494,30 @@ void handle_description(TourRedisSignaller *self, const SignalMessage &message,
   gst_webrtc_session_description_free(desc);
 }
 
+void emit_peer_status(TourRedisSignaller *self, const SignalMessage &message) {
+  GstStructure *status = gst_structure_new("tourcast-peer-status", "battery-saving",
+                                           G_TYPE_BOOLEAN, message.battery_saving, nullptr);
+  if (!message.profile.empty())
+    gst_structure_set(status, "profile", G_TYPE_STRING, message.profile.c_str(), nullptr);
+  tour_signaller_emit_peer_status(TOUR_SIGNALLER(self), message.from.c_str(), status);
+  gst_structure_free(status);
+}
+
+/* An attendee tells the guide at once: battery saving moves its level
+ * within a second, not on the next heartbeat. */
+void publish_status(TourRedisSignaller *self) {
+  TourRedisSignallerPrivate *priv = self->priv;
+  if (is_guide(self) || !priv->registered)
+    return;
+  SignalMessage message;
+  message.type = SignalType::kStatus;
+  message.to = GUIDE_CHANNEL_RECIPIENT;
+  message.session = priv->join_id;
+  message.profile = priv->active.profile;
+  message.battery_saving = priv->active.battery_saving;
+  publish(self, peer_channel(self, GUIDE_CHANNEL_RECIPIENT), message);
+}
+
 void on_message(TourRedisSignaller *self, const std::string &channel, const std::string &payload) {
   TourRedisSignallerPrivate *priv = self->priv;
   SignalMessage message;
@@ -507,7 +535,12 @@ void on_message(TourRedisSignaller *self, const std::string &channel, const std:
         priv->peers.emplace(message.from, PeerView());
         tour_signaller_emit_peer_joined(TOUR_SIGNALLER(self), message.from.c_str(),
                                         message.session.c_str());
+        emit_peer_status(self, message);
       }
+      break;
+    case SignalType::kStatus:
+      if (guide && priv->peers.count(message.from))
+        emit_peer_status(self, message);
       break;
     case SignalType::kLeave:
       if (guide)
@@ -520,6 +553,8 @@ void on_message(TourRedisSignaller *self, const std::string &channel, const std:
         join.type = SignalType::kJoin;
         join.to = GUIDE_CHANNEL_RECIPIENT;
         join.session = priv->join_id;
+        join.profile = priv->active.profile;
+        join.battery_saving = priv->active.battery_saving;
         publish(self, peer_channel(self, GUIDE_CHANNEL_RECIPIENT), join);
       }
       break;
@@ -885,6 +920,18 @@ static void tour_redis_signaller_end_session(TourSignaller *signaller, const gch
   });
 }
 
+static void tour_redis_signaller_report_channel(TourSignaller *signaller, const gchar *json) {
+  auto *self = TOUR_REDIS_SIGNALLER(signaller);
+  std::string report = json;
+  run_on_worker(self, [self, report]() {
+    const Settings &s = self->priv->active;
+    if (!is_guide(self) || !self->priv->commands || !self->priv->commands->is_open())
+      return;
+    send_command(self, {"SET", diagnostics_key(s.tour, s.language), report, "PX",
+                        std::to_string(ttl_ms(self))});
+  });
+}
+
 static void tour_redis_signaller_iface_init(TourSignallerInterface *iface) {
   iface->start = tour_redis_signaller_start;
   iface->stop = tour_redis_signaller_stop;
@@ -892,6 +939,7 @@ static void tour_redis_signaller_iface_init(TourSignallerInterface *iface) {
   iface->add_ice = tour_redis_signaller_add_ice;
   iface->report_status = tour_redis_signaller_report_status;
   iface->end_session = tour_redis_signaller_end_session;
+  iface->report_channel = tour_redis_signaller_report_channel;
 }
 
 /* ---------- GObject ---------- */
@@ -913,6 +961,18 @@ static void tour_redis_signaller_finalize(GObject *object) {
 static void tour_redis_signaller_set_property(GObject *object, guint prop_id, const GValue *value,
                                               GParamSpec *pspec) {
   auto *self = TOUR_REDIS_SIGNALLER(object);
+  if (prop_id == PROP_BATTERY_SAVING) {
+    bool on = g_value_get_boolean(value);
+    {
+      std::lock_guard<std::mutex> guard(self->priv->lock);
+      self->priv->settings.battery_saving = on;
+    }
+    run_on_worker(self, [self, on]() {
+      self->priv->active.battery_saving = on;
+      publish_status(self);
+    });
+    return;
+  }
   std::lock_guard<std::mutex> guard(self->priv->lock);
   Settings &s = self->priv->settings;
   switch (prop_id) {
@@ -987,6 +1047,9 @@ static void tour_redis_signaller_get_property(GObject *object, guint prop_id, GV
     case PROP_PROFILE:
       g_value_set_string(value, s.profile.empty() ? nullptr : s.profile.c_str());
       break;
+    case PROP_BATTERY_SAVING:
+      g_value_set_boolean(value, s.battery_saving);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
@@ -1044,4 +1107,12 @@ static void tour_redis_signaller_class_init(TourRedisSignallerClass *klass) {
                           "The device/network profile written into the participant record "
                           "(e.g. \"mobile/3g\")",
                           nullptr, flags));
+  g_object_class_install_property(
+      gobject_class, PROP_BATTERY_SAVING,
+      g_param_spec_boolean(
+          "battery-saving", "Battery saving",
+          "The attendee saves battery: tells the guide at once, which lowers its level to the "
+          "profile's battery level",
+          FALSE,
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
 }

@@ -26,6 +26,7 @@ G_DEFINE_INTERFACE(TourSignaller, tour_signaller, G_TYPE_OBJECT)
 enum {
   SIGNAL_PEER_JOINED,
   SIGNAL_PEER_LEFT,
+  SIGNAL_PEER_STATUS,
   SIGNAL_SESSION_DESCRIPTION,
   SIGNAL_HANDLE_ICE,
   SIGNAL_ERROR,
@@ -37,6 +38,7 @@ enum {
   SIGNAL_ACTION_ADD_ICE,
   SIGNAL_ACTION_REPORT_STATUS,
   SIGNAL_ACTION_END_SESSION,
+  SIGNAL_ACTION_REPORT_CHANNEL,
   N_SIGNALS
 };
 
@@ -93,6 +95,17 @@ static void tour_signaller_default_init(TourSignallerInterface *iface) {
    */
   signals[SIGNAL_PEER_LEFT] = g_signal_new("peer-left", type, G_SIGNAL_RUN_LAST, 0, nullptr,
                                            nullptr, nullptr, G_TYPE_NONE, 1, G_TYPE_STRING);
+  /**
+   * TourSignaller::peer-status:
+   * @peer_id: the attendee
+   * @status: `tourcast-peer-status` with `profile` (string, as the attendee
+   *   stated it; absent when it stated none) and `battery-saving` (boolean)
+   *
+   * What an attendee says about itself, on joining and whenever it changes.
+   */
+  signals[SIGNAL_PEER_STATUS] =
+      g_signal_new("peer-status", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
+                   G_TYPE_NONE, 2, G_TYPE_STRING, GST_TYPE_STRUCTURE);
   /**
    * TourSignaller::session-description:
    * @peer_id: who sent it
@@ -156,6 +169,10 @@ static void tour_signaller_default_init(TourSignallerInterface *iface) {
       "end-session", type, (GSignalFlags)(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
       G_CALLBACK(tour_signaller_end_session), nullptr, nullptr, nullptr, G_TYPE_NONE, 2,
       G_TYPE_STRING, G_TYPE_STRING);
+  signals[SIGNAL_ACTION_REPORT_CHANNEL] = g_signal_new_class_handler(
+      "report-channel", type, (GSignalFlags)(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+      G_CALLBACK(tour_signaller_report_channel), nullptr, nullptr, nullptr, G_TYPE_NONE, 1,
+      G_TYPE_STRING);
 }
 
 gboolean tour_signaller_start(TourSignaller *self, GError **error) {
@@ -211,6 +228,19 @@ void tour_signaller_end_session(TourSignaller *self, const gchar *peer_id,
 void tour_signaller_emit_peer_joined(TourSignaller *self, const gchar *peer_id,
                                      const gchar *join_id) {
   g_signal_emit(self, signals[SIGNAL_PEER_JOINED], 0, peer_id, join_id);
+}
+
+void tour_signaller_report_channel(TourSignaller *self, const gchar *json) {
+  g_return_if_fail(TOUR_IS_SIGNALLER(self));
+  g_return_if_fail(json != nullptr);
+  TourSignallerInterface *iface = TOUR_SIGNALLER_GET_IFACE(self);
+  if (iface->report_channel)
+    iface->report_channel(self, json);
+}
+
+void tour_signaller_emit_peer_status(TourSignaller *self, const gchar *peer_id,
+                                     const GstStructure *status) {
+  g_signal_emit(self, signals[SIGNAL_PEER_STATUS], 0, peer_id, status);
 }
 
 void tour_signaller_emit_peer_left(TourSignaller *self, const gchar *peer_id) {

@@ -55,6 +55,8 @@ struct _TourSignallerInterface {
   void (*report_status)(TourSignaller *self, const gchar *peer_id, const gchar *state,
                         gboolean ice_gathering_complete);
   void (*end_session)(TourSignaller *self, const gchar *peer_id, const gchar *session_id);
+  /* Optional: publishes the guide's diagnostic report (JSON) of its channel. */
+  void (*report_channel)(TourSignaller *self, const gchar *json);
 };
 
 gboolean tour_signaller_start(TourSignaller *self, GError **error);
@@ -66,11 +68,14 @@ void tour_signaller_add_ice(TourSignaller *self, const gchar *peer_id, const gch
 void tour_signaller_report_status(TourSignaller *self, const gchar *peer_id, const gchar *state,
                                   gboolean ice_gathering_complete);
 void tour_signaller_end_session(TourSignaller *self, const gchar *peer_id, const gchar *session_id);
+void tour_signaller_report_channel(TourSignaller *self, const gchar *json);
 
 /* For implementations: emit the interface's notifications. */
 void tour_signaller_emit_peer_joined(TourSignaller *self, const gchar *peer_id,
                                      const gchar *join_id);
 void tour_signaller_emit_peer_left(TourSignaller *self, const gchar *peer_id);
+void tour_signaller_emit_peer_status(TourSignaller *self, const gchar *peer_id,
+                                     const GstStructure *status);
 void tour_signaller_emit_session_description(TourSignaller *self, const gchar *peer_id,
                                              const gchar *session_id,
                                              GstWebRTCSessionDescription *sdp);

@@ -60,6 +60,7 @@ using namespace tourcast;
 /* RTCP receiver reports come about every 5 s: polling faster reads the same
  * report again. */
 #define DEFAULT_QUALITY_INTERVAL_MS 5000
+#define DEFAULT_RTCP_INTERVAL_MS 1000
 #define OPUS_RTP_CAPS "application/x-rtp,media=audio,encoding-name=OPUS,clock-rate=48000"
 
 enum {
@@ -73,6 +74,7 @@ enum {
   PROP_ICE_ADDRESSES,
   PROP_ICE_TCP,
   PROP_QUALITY_INTERVAL,
+  PROP_RTCP_INTERVAL,
   PROP_TIMEOUT_FIRST, /* one property per state, in ConnectionState order */
 };
 
@@ -116,6 +118,7 @@ struct TourWebRTCBinPrivate {
   std::string ice_addresses;
   bool ice_tcp = DEFAULT_ICE_TCP;
   guint quality_interval_ms = DEFAULT_QUALITY_INTERVAL_MS;
+  std::atomic<guint> rtcp_interval_ms{DEFAULT_RTCP_INTERVAL_MS};
   TourSignaller *signaller = nullptr;
   bool signaller_shared = false;
   bool signaller_started = false;
@@ -985,6 +988,18 @@ static GstStateChangeReturn tour_webrtc_bin_change_state(GstElement *element,
   return ret;
 }
 
+/* rtpsession sends a receiver report about every 5 s by default (RFC 4585's
+ * T_rr_interval, its rtcp-min-interval): too slow to adapt to a link within
+ * seconds. A report every second costs ~100 bytes per second per peer. */
+static void on_deep_element_added(GstBin *, GstBin *, GstElement *element, gpointer data) {
+  auto *self = static_cast<TourWebRTCBin *>(data);
+  GstElementFactory *factory = gst_element_get_factory(element);
+  if (factory == nullptr || g_strcmp0(GST_OBJECT_NAME(factory), "rtpsession") != 0)
+    return;
+  guint64 interval_ns = (guint64)self->priv->rtcp_interval_ms.load() * GST_MSECOND;
+  g_object_set(element, "rtcp-min-interval", interval_ns, nullptr);
+}
+
 static void tour_webrtc_bin_init(TourWebRTCBin *self) {
   self->priv = new TourWebRTCBinPrivate();
   TourWebRTCBinPrivate *priv = self->priv;
@@ -992,6 +1007,7 @@ static void tour_webrtc_bin_init(TourWebRTCBin *self) {
   g_assert(priv->webrtc != nullptr);
   g_object_set(priv->webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, nullptr);
   gst_bin_add(GST_BIN(self), priv->webrtc);
+  g_signal_connect(priv->webrtc, "deep-element-added", G_CALLBACK(on_deep_element_added), self);
   g_signal_connect(priv->webrtc, "on-ice-candidate", G_CALLBACK(on_ice_candidate), self);
   g_signal_connect(priv->webrtc, "notify::ice-gathering-state", G_CALLBACK(on_ice_gathering_state),
                    self);
@@ -1048,6 +1064,9 @@ static void tour_webrtc_bin_set_property(GObject *object, guint prop_id, const G
     case PROP_ICE_TCP:
       priv->ice_tcp = g_value_get_boolean(value);
       break;
+    case PROP_RTCP_INTERVAL:
+      priv->rtcp_interval_ms.store(g_value_get_uint(value));
+      break;
     case PROP_QUALITY_INTERVAL:
       priv->quality_interval_ms = g_value_get_uint(value);
       break;
@@ -1093,6 +1112,9 @@ static void tour_webrtc_bin_get_property(GObject *object, guint prop_id, GValue 
       break;
     case PROP_ICE_TCP:
       g_value_set_boolean(value, priv->ice_tcp);
+      break;
+    case PROP_RTCP_INTERVAL:
+      g_value_set_uint(value, priv->rtcp_interval_ms.load());
       break;
     case PROP_QUALITY_INTERVAL:
       g_value_set_uint(value, priv->quality_interval_ms);
@@ -1202,6 +1224,12 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
                         "Milliseconds between quality measurements (tourcast-quality messages "
                         "from a child tourqualitymonitor); 0 turns quality monitoring off",
                         0, 60000, DEFAULT_QUALITY_INTERVAL_MS, ready_flags));
+  g_object_class_install_property(
+      gobject_class, PROP_RTCP_INTERVAL,
+      g_param_spec_uint("rtcp-interval", "RTCP interval",
+                        "Milliseconds between RTCP reports (randomised 0.5-1.5x as RFC 4585 "
+                        "asks): how soon the other side learns about loss and RTT",
+                        100, 60000, DEFAULT_RTCP_INTERVAL_MS, ready_flags));
   ConnectionStateMachine defaults(0);
   for (size_t i = 0; i < kTimeoutProperties.size(); i++) {
     const TimeoutProperty &p = kTimeoutProperties[i];

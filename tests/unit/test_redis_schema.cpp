@@ -79,6 +79,7 @@ TEST(ValidateName, Table) {
 
 TEST(Keys, ExactNames) {
   EXPECT_EQ(coordination_key("t1", "en"), "webrtc:coordination:t1:en");
+  EXPECT_EQ(diagnostics_key("t1", "en"), "webrtc:diagnostics:t1:en");
   EXPECT_EQ(ice_candidates_key("t1", "en"), "webrtc:ice_candidates:t1:en");
   EXPECT_EQ(participant_key("t1", "en", "a.1"), "webrtc:participant:t1:en:a.1");
   EXPECT_EQ(participant_key_pattern("t1", "en"), "webrtc:participant:t1:en:*");
@@ -113,6 +114,7 @@ TEST(EnumNames, PhasesRolesSignalTypes) {
       {SignalType::kCandidate, "candidate"},
       {SignalType::kGuideReady, "guide-ready"},
       {SignalType::kEndOfCandidates, "end-of-candidates"},
+      {SignalType::kStatus, "status"},
   };
   for (const auto &[type, name] : types) {
     EXPECT_STREQ(to_string(type), name);
@@ -430,8 +432,13 @@ TEST(Signal, EncodesOnlyMeaningfulFields) {
 TEST(Signal, RoundTripEveryType) {
   for (SignalType type :
        {SignalType::kJoin, SignalType::kLeave, SignalType::kOffer, SignalType::kAnswer,
-        SignalType::kCandidate, SignalType::kGuideReady, SignalType::kEndOfCandidates}) {
+        SignalType::kCandidate, SignalType::kGuideReady, SignalType::kEndOfCandidates,
+        SignalType::kStatus}) {
     SignalMessage message = signal(type);
+    if (type == SignalType::kJoin || type == SignalType::kStatus) {
+      message.profile = "mobile/3g";
+      message.battery_saving = type == SignalType::kStatus;
+    }
     if (type == SignalType::kOffer || type == SignalType::kAnswer) {
       message.sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n";
     }
@@ -455,6 +462,8 @@ TEST(Signal, RoundTripEveryType) {
     EXPECT_EQ(decoded.sequence, message.sequence);
     EXPECT_EQ(decoded.session, message.session);
     EXPECT_EQ(decoded.timestamp, message.timestamp);
+    EXPECT_EQ(decoded.profile, message.profile);
+    EXPECT_EQ(decoded.battery_saving, message.battery_saving);
     EXPECT_EQ(encode_signal(decoded), encoded);
   }
 }
@@ -469,7 +478,7 @@ TEST(Signal, DecodeErrors) {
           {"/type", removed(), p + "field 'type' is missing"},
           {"/type", "hello",
            p + "field 'type' has unknown value \"hello\" (expected one of join, leave, offer, "
-               "answer, candidate, guide-ready, end-of-candidates)"},
+               "answer, candidate, guide-ready, end-of-candidates, status)"},
           {"/from", removed(), p + "field 'from' is missing"},
           {"/from", "", p + "field 'from': participant id \"\" is invalid: it is empty" + kIdRule},
           {"/to", "a b",
@@ -515,6 +524,26 @@ TEST(Signal, NonOfferMayOmitSdpAndNonCandidateMayOmitCandidateFields) {
   EXPECT_EQ(decoded.type, SignalType::kGuideReady);
   EXPECT_EQ(decoded.to, "");
   EXPECT_EQ(decoded.sequence, 0u);
+}
+
+TEST(Signal, StatusCarriesProfileAndBattery) {
+  SignalMessage decoded;
+  std::string error;
+  ASSERT_TRUE(decode_signal(
+      R"({"type":"status","from":"a1","ts":5,"profile":"ios/4g","batterySaving":true})", &decoded,
+      &error))
+      << error;
+  EXPECT_EQ(decoded.type, SignalType::kStatus);
+  EXPECT_EQ(decoded.profile, "ios/4g");
+  EXPECT_TRUE(decoded.battery_saving);
+  EXPECT_FALSE(decode_signal(R"({"type":"status","from":"a1","ts":5,"batterySaving":"yes"})",
+                             &decoded, &error));
+  EXPECT_NE(error.find("batterySaving"), std::string::npos) << error;
+  std::string long_profile(65, 'm');
+  EXPECT_FALSE(decode_signal(
+      R"({"type":"join","from":"a1","ts":5,"profile":")" + long_profile + R"("})", &decoded,
+      &error));
+  EXPECT_EQ(error, "signal JSON: profile is 65 bytes, more than 64");
 }
 
 TEST(Signal, SizeLimit) {
