@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "e2e_util.h"
 
+#include <algorithm>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -304,6 +306,19 @@ std::optional<std::string> Pipeline::find_element_message(
   return std::nullopt;
 }
 
+size_t Pipeline::for_each_element_message(
+    const std::string &name, const std::function<void(const GstStructure *)> &visit) const {
+  std::lock_guard<std::mutex> guard(lock_);
+  size_t n = 0;
+  for (const Captured &m : messages_) {
+    if (m.type != GST_MESSAGE_ELEMENT || !gst_structure_has_name(m.structure, name.c_str()))
+      continue;
+    visit(m.structure);
+    n++;
+  }
+  return n;
+}
+
 bool Pipeline::wait_element_message(const std::string &name, int timeout_ms,
                                     const std::function<bool(const GstStructure *)> &match) const {
   return wait_until([&] { return find_element_message(name, match).has_value(); }, timeout_ms);
@@ -374,6 +389,21 @@ double ToneMeter::level_dbfs(int window_ms) const {
   for (float v : x)
     energy += (double)v * v;
   return 10 * std::log10(energy / x.size() + 1e-20);
+}
+
+double ToneMeter::quietest_chunk_dbfs(int window_ms, int chunk_ms) const {
+  std::vector<float> x = last(window_ms);
+  size_t chunk = static_cast<size_t>(chunk_ms) * 48;
+  if (x.size() < chunk || chunk == 0)
+    return -INFINITY;
+  double quietest = INFINITY;
+  for (size_t start = 0; start + chunk <= x.size(); start += chunk) {
+    double energy = 0;
+    for (size_t i = start; i < start + chunk; i++)
+      energy += (double)x[i] * x[i];
+    quietest = std::min(quietest, 10 * std::log10(energy / chunk + 1e-20));
+  }
+  return quietest;
 }
 
 double ToneMeter::tone_share(double frequency, int window_ms) const {

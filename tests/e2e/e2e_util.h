@@ -85,6 +85,9 @@ class Pipeline {
   std::optional<std::string> find_element_message(
       const std::string &name,
       const std::function<bool(const GstStructure *)> &match = nullptr) const;
+  /* Every element message named @name so far, in order; @visit sees each. */
+  size_t for_each_element_message(const std::string &name,
+                                  const std::function<void(const GstStructure *)> &visit) const;
   bool wait_element_message(const std::string &name, int timeout_ms,
                             const std::function<bool(const GstStructure *)> &match = nullptr) const;
   std::vector<std::string> errors() const;
@@ -120,6 +123,9 @@ class ToneMeter {
   /* Share of the last @window_ms's energy at @frequency (Goertzel): about 1
    * for a pure tone at that frequency, about 0 for anything else. */
   double tone_share(double frequency, int window_ms) const;
+  /* RMS in dBFS of the quietest @chunk_ms slice of the last @window_ms: a
+   * dropout shows here even when the window's mean hides it. */
+  double quietest_chunk_dbfs(int window_ms, int chunk_ms) const;
 
  private:
   static GstFlowReturn on_sample(GstElement *sink, gpointer data);
