@@ -132,6 +132,15 @@ bool build_report(RedisClient *client, const DiagnosticsOptions &options, Json *
     participants.push_back(std::move(entry));
   }
   (*report)["participants"] = std::move(participants);
+
+  // The guide's own view (levels, scores, recommendations), when a guide runs.
+  if (!get_string(client, tourcast::diagnostics_key(tour, language), &stored, &exists))
+    return false;
+  (*report)["guide"] = exists ? parse_or_null(stored) : Json();
+  (*report)["recommendations"] =
+      exists && (*report)["guide"].is_object() && (*report)["guide"].contains("recommendations")
+          ? (*report)["guide"]["recommendations"]
+          : Json::array();
   (*report)["timestamp"] = g_get_real_time() / 1000;
   return true;
 }

@@ -71,7 +71,8 @@ TEST(Tools, DiagnosticsReportsTheChannel) {
           return false;
         report = nlohmann::json::parse(out, nullptr, false);
         return !report.is_discarded() &&
-               report["coordination"]["participants"]["attendees"]["monk"]["connected"] == true;
+               report["coordination"]["participants"]["attendees"]["monk"]["connected"] == true &&
+               report["guide"].is_object() && report["guide"]["healthyCount"] == 1;
       },
       10000))
       << out;
@@ -82,6 +83,12 @@ TEST(Tools, DiagnosticsReportsTheChannel) {
     ids.insert(p["id"].get<std::string>());
   EXPECT_EQ(ids, (std::set<std::string>{"guide", "monk"}));
   EXPECT_GT(report["timestamp"].get<long long>(), 0);
+  /* The guide's report: the attendee's level and score, nothing to recommend. */
+  ASSERT_EQ(report["guide"]["attendees"].size(), 1u);
+  EXPECT_EQ(report["guide"]["attendees"][0]["id"], "monk");
+  EXPECT_EQ(report["guide"]["attendees"][0]["level"], "high");
+  EXPECT_EQ(report["guide"]["encoders"], nlohmann::json({"high"}));
+  EXPECT_EQ(report["recommendations"], nlohmann::json::array());
 
   EXPECT_NE(run_tool({"diagnostics", "--tour", "bad tour", "--language", "pl"}, &out), 0);
 }
