@@ -86,6 +86,13 @@ void install_channel_properties(GObjectClass *klass, const char *latency_blurb) 
                         "(tourcast-quality messages); 0 turns quality monitoring off",
                         0, 60000, ChannelSettings().quality_interval_ms, flags));
   g_object_class_install_property(
+      klass, CHANNEL_PROP_RTCP_INTERVAL,
+      g_param_spec_uint("rtcp-interval", "RTCP interval",
+                        "Milliseconds between RTCP reports of each connection (randomised "
+                        "0.5-1.5x): how soon the guide learns of an attendee's loss and RTT "
+                        "(webrtcbin's own default is 5000)",
+                        100, 60000, ChannelSettings().rtcp_interval_ms, flags));
+  g_object_class_install_property(
       klass, CHANNEL_PROP_SIGNALLER,
       g_param_spec_object("signaller", "Signaller",
                           "The TourSignaller to use (default: a tourredissignaller built from "
@@ -119,6 +126,9 @@ bool set_channel_property(ChannelSettings *settings, ChannelSignaller *signaller
       return true;
     case CHANNEL_PROP_QUALITY_INTERVAL:
       settings->quality_interval_ms = g_value_get_uint(value);
+      return true;
+    case CHANNEL_PROP_RTCP_INTERVAL:
+      settings->rtcp_interval_ms = g_value_get_uint(value);
       return true;
     case CHANNEL_PROP_SIGNALLER:
       if (g_value_get_object(value))
@@ -155,6 +165,9 @@ bool get_channel_property(const ChannelSettings &settings, const ChannelSignalle
       return true;
     case CHANNEL_PROP_QUALITY_INTERVAL:
       g_value_set_uint(value, settings.quality_interval_ms);
+      return true;
+    case CHANNEL_PROP_RTCP_INTERVAL:
+      g_value_set_uint(value, settings.rtcp_interval_ms);
       return true;
     case CHANNEL_PROP_SIGNALLER:
       g_value_take_object(value, signaller.ref());

@@ -25,6 +25,7 @@ struct ChannelSettings {
   guint latency_ms = 200;          /* webrtcbin's default */
   std::string ice_addresses;
   guint quality_interval_ms = 1000; /* 0: no quality monitoring */
+  guint rtcp_interval_ms = 1000;    /* tourwebrtcbin's rtcp-interval */
 };
 
 enum ChannelProperty {
@@ -36,6 +37,7 @@ enum ChannelProperty {
   CHANNEL_PROP_LATENCY,
   CHANNEL_PROP_ICE_ADDRESSES,
   CHANNEL_PROP_QUALITY_INTERVAL,
+  CHANNEL_PROP_RTCP_INTERVAL,
   CHANNEL_PROP_SIGNALLER,
   CHANNEL_PROP_LAST,
 };

@@ -137,7 +137,8 @@ static bool start(TourAttendeeSrc *self) {
     channel.heartbeat_interval_ms = (guint)settings.heartbeat_interval_ms;
   g_object_set(priv->peer, "latency", channel.latency_ms, "ice-addresses",
                channel.ice_addresses.empty() ? nullptr : channel.ice_addresses.c_str(),
-               "quality-interval", channel.quality_interval_ms, "connecting-timeout",
+               "quality-interval", channel.quality_interval_ms, "rtcp-interval",
+               channel.rtcp_interval_ms, "connecting-timeout",
                (guint)settings.connection_timeout_ms, "ice-exchange-timeout",
                (guint)settings.connection_timeout_ms, nullptr);
   TourSignaller *signaller = priv->signaller.ref();

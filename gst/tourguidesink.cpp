@@ -25,7 +25,7 @@
  * Posts element messages `tourcast-attendee-joined` and `tourcast-attendee-left`
  * (fields `peer-id`, `attendee-count`, and `reason` for a departure),
  * `tourcast-level-changed` (`peer-id`, `old-level`, `new-level`, `reason`,
- * `changes`), `tourcast-offer-stored` (`peer-id`, `session-id`,
+ * `changes`, `timestamp` in epoch ms), `tourcast-offer-stored` (`peer-id`, `session-id`,
  * `placeholder-replaced`), and forwards each peer's `tourcast-state` and
  * `tourcast-quality` messages. #TourGuideSink:status and
  * #TourGuideSink:diagnostics describe every connection; the diagnostics are
@@ -251,7 +251,8 @@ static void on_level_switched(TourLevelRouter *, GstPad *output, int from, int t
                             "old-level", G_TYPE_STRING, to_string(static_cast<QualityLevel>(from)),
                             "new-level", G_TYPE_STRING, to_string(static_cast<QualityLevel>(to)),
                             "reason", G_TYPE_STRING, reason.c_str(), "changes", G_TYPE_UINT,
-                            changes, nullptr)));
+                            changes, "timestamp", G_TYPE_INT64, (gint64)tour_epoch_ms(),
+                            nullptr)));
   g_object_notify_by_pspec(G_OBJECT(self), level_changes_pspec);
   /* The old level's encoder may have lost its last listener. */
   schedule_reconcile(self);
@@ -383,7 +384,8 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
       g_object_new(TOUR_TYPE_WEBRTC_BIN, "role", TOUR_ROLE_GUIDE, "peer-id", id.c_str(),
                    "session-id", session, "latency", channel.latency_ms, "ice-addresses",
                    channel.ice_addresses.empty() ? nullptr : channel.ice_addresses.c_str(),
-                   "quality-interval", channel.quality_interval_ms, nullptr));
+                   "quality-interval", channel.quality_interval_ms, "rtcp-interval",
+                   channel.rtcp_interval_ms, nullptr));
   g_free(session);
   TourSignaller *signaller = priv->signaller.ref();
   tour_webrtc_bin_set_shared_signaller(TOUR_WEBRTC_BIN(peer->webrtc), signaller);

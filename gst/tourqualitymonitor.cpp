@@ -169,6 +169,27 @@ static GstElement *find_in_pipeline(GstElement *element, const std::string &name
   return found;
 }
 
+/* An extra measurement now, e.g. because an RTCP report just arrived: the
+ * figures change only then, so measuring at once saves up to an interval. */
+static void poll_now(TourQualityMonitor *self) {
+  GMainContext *worker;
+  {
+    std::lock_guard<std::mutex> guard(self->priv->lock);
+    worker = self->priv->worker;
+    if (worker == nullptr)
+      return;
+    g_main_context_ref(worker);
+  }
+  g_main_context_invoke_full(
+      worker, G_PRIORITY_DEFAULT,
+      [](gpointer data) -> gboolean {
+        on_poll(data);
+        return G_SOURCE_REMOVE;
+      },
+      new_weak_ref(self), free_weak_ref);
+  g_main_context_unref(worker);
+}
+
 static bool start(TourQualityMonitor *self) {
   TourQualityMonitorPrivate *priv = self->priv;
   std::string target;
@@ -343,6 +364,17 @@ static void tour_quality_monitor_class_init(TourQualityMonitorClass *klass) {
       "packets-received, loss-rate, score 0-100, category, audio-codec); NULL before the first",
       GST_TYPE_STRUCTURE, (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property(gobject_class, PROP_METRICS, metrics_pspec);
+
+  /**
+   * TourQualityMonitor::poll:
+   *
+   * Measures now, besides the interval's measurements (tourwebrtcbin asks
+   * for one whenever an RTCP report arrives). Ignored unless playing; at
+   * most one request is in flight at a time.
+   */
+  g_signal_new_class_handler("poll", G_TYPE_FROM_CLASS(klass),
+                             (GSignalFlags)(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+                             G_CALLBACK(poll_now), nullptr, nullptr, nullptr, G_TYPE_NONE, 0);
 
   /* gst-inspect-1.0 prints every metadata key: a line a user can paste. */
   gst_element_class_add_static_metadata(

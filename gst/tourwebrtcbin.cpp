@@ -882,10 +882,14 @@ static void start_quality_monitor(TourWebRTCBin *self) {
   }
   if (interval == 0 || priv->monitor)
     return;
-  priv->monitor = gst_element_factory_make("tourqualitymonitor", "quality");
-  g_object_set(priv->monitor, "webrtcbin", priv->webrtc, "interval", interval, "peer-id",
-               peer.c_str(), nullptr);
-  gst_bin_add(GST_BIN(self), priv->monitor);
+  GstElement *monitor = gst_element_factory_make("tourqualitymonitor", "quality");
+  g_object_set(monitor, "webrtcbin", priv->webrtc, "interval", interval, "peer-id", peer.c_str(),
+               nullptr);
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    priv->monitor = monitor;
+  }
+  gst_bin_add(GST_BIN(self), monitor);
 }
 
 static bool start(TourWebRTCBin *self) {
@@ -988,6 +992,23 @@ static GstStateChangeReturn tour_webrtc_bin_change_state(GstElement *element,
   return ret;
 }
 
+/* A report block (or sender report) was just processed: the figures the
+ * quality monitor reads have changed, so it measures at once. Called on
+ * rtpsession's RTCP thread. */
+static void on_rtcp_processed(GstElement *, guint, gpointer data) {
+  auto *self = static_cast<TourWebRTCBin *>(data);
+  GstElement *monitor = nullptr;
+  {
+    std::lock_guard<std::mutex> guard(self->priv->lock);
+    if (self->priv->monitor)
+      monitor = GST_ELEMENT(gst_object_ref(self->priv->monitor));
+  }
+  if (monitor) {
+    g_signal_emit_by_name(monitor, "poll");
+    gst_object_unref(monitor);
+  }
+}
+
 /* rtpsession sends a receiver report about every 5 s by default (RFC 4585's
  * T_rr_interval, its rtcp-min-interval): too slow to adapt to a link within
  * seconds. A report every second costs ~100 bytes per second per peer. */
@@ -998,6 +1019,7 @@ static void on_deep_element_added(GstBin *, GstBin *, GstElement *element, gpoin
     return;
   guint64 interval_ns = (guint64)self->priv->rtcp_interval_ms.load() * GST_MSECOND;
   g_object_set(element, "rtcp-min-interval", interval_ns, nullptr);
+  g_signal_connect(element, "on-ssrc-active", G_CALLBACK(on_rtcp_processed), self);
 }
 
 static void tour_webrtc_bin_init(TourWebRTCBin *self) {
