@@ -9,7 +9,8 @@
  * attendee (tourcast-level-changed). Both carry epoch-ms timestamps. Battery low is the
  * attendee's status message, published into Redis as its signaller does.
  *
- * Each scenario runs for tourcast's defaults (RTCP every ~1 s, stats every 1 s) and for
+ * Each scenario runs for tourcast's defaults (RTCP every ~0.5 s, stats every 1 s and on
+ * every RTCP report) and for
  * the same elements at webrtcbin's defaults (RTCP every ~5 s, stats every 5 s), in the
  * same session, alternating. A plain webrtcbin fan-out with one shared encoder (the
  * naive baseline of the other benchmarks) never adapts: it is listed with null times.
@@ -68,7 +69,7 @@ struct Config {
 };
 
 const Config kConfigs[] = {
-    {"tourcast", 1000, 1000},
+    {"tourcast", 500, 1000},
     {"webrtcbin_defaults", 5000, 5000},
 };
 

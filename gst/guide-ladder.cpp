@@ -3,6 +3,8 @@
  */
 #include "guide-ladder.h"
 
+#include "tourcast-worker.h"
+
 #include <vector>
 
 GST_DEBUG_CATEGORY_EXTERN(tour_guide_sink_debug);
@@ -139,16 +141,29 @@ GstPadProbeReturn EncoderLadder::on_branch_idle(GstPad *pad, GstPadProbeInfo *, 
     worker = ladder->worker_;
   }
   if (worker) {
-    g_main_context_invoke(
+    /* The branch may be gone by the time the worker gets here (the stream
+     * stopped meanwhile): finish_branch only compares the pointer, and the
+     * bin that owns the ladder stays alive until then. */
+    struct Pending {
+      EncoderLadder *ladder;
+      Branch *branch;
+      GstObject *owner;
+    };
+    /* Deferred: releasing the pad inside its own probe frees it under
+     * gst_pad_add_probe's feet. */
+    tour_worker_defer(
         worker,
         [](gpointer data) -> gboolean {
-          auto *b = static_cast<Branch *>(data);
-          b->ladder->finish_branch(b);
+          auto *p = static_cast<Pending *>(data);
+          p->ladder->finish_branch(p->branch);
           return G_SOURCE_REMOVE;
         },
-        branch);
-  } else {
-    ladder->finish_branch(branch);
+        new Pending{ladder, branch, GST_OBJECT(gst_object_ref(ladder->bin_))},
+        [](gpointer data) {
+          auto *p = static_cast<Pending *>(data);
+          gst_object_unref(p->owner);
+          delete p;
+        });
   }
   return GST_PAD_PROBE_REMOVE;
 }
@@ -162,15 +177,20 @@ void EncoderLadder::stop_branch(Branch *branch) {
 }
 
 void EncoderLadder::finish_branch(Branch *branch) {
+  std::lock_guard<std::recursive_mutex> ops(ops_);
   std::unique_ptr<Branch> owned;
   {
     std::lock_guard<std::mutex> guard(lock_);
-    auto it = branches_.find(static_cast<int>(branch->level));
-    if (it == branches_.end() || it->second.get() != branch)
-      return;
-    owned = std::move(it->second);
-    branches_.erase(it);
+    for (auto it = branches_.begin(); it != branches_.end(); ++it) {
+      if (it->second.get() == branch && it->second->stopping) {
+        owned = std::move(it->second);
+        branches_.erase(it);
+        break;
+      }
+    }
   }
+  if (!owned)
+    return;
   if (owned->tee_pad) {
     gst_element_release_request_pad(tee_, owned->tee_pad);
     gst_object_unref(owned->tee_pad);
@@ -194,6 +214,7 @@ void EncoderLadder::finish_branch(Branch *branch) {
 }
 
 void EncoderLadder::reconcile() {
+  std::lock_guard<std::recursive_mutex> ops(ops_);
   guint wanted = tour_level_router_levels_in_use(router_);
   std::array<LevelFec, kQualityLevelCount> fec;
   bool dtx;
@@ -240,6 +261,7 @@ void EncoderLadder::reconcile() {
 }
 
 void EncoderLadder::clear() {
+  std::lock_guard<std::recursive_mutex> ops(ops_);
   std::vector<Branch *> all;
   {
     std::lock_guard<std::mutex> guard(lock_);
@@ -252,6 +274,7 @@ void EncoderLadder::clear() {
   for (Branch *b : all) {
     if (b->idle_probe)
       gst_pad_remove_probe(b->tee_pad, b->idle_probe);
+    b->stopping = true;
     GstPad *peer = gst_pad_get_peer(b->tee_pad);
     if (peer) {
       gst_pad_unlink(b->tee_pad, peer);

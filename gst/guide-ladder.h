@@ -73,7 +73,12 @@ class EncoderLadder {
   guint32 ssrc_;
   guint32 timestamp_offset_;
 
-  std::mutex lock_;
+  /* Serialises reconcile(), finish_branch() and clear(): the worker runs the
+   * first two, the application thread the last one when the stream stops.
+   * Recursive: finishing a branch reconciles again. Never taken by message
+   * handlers. */
+  std::recursive_mutex ops_;
+  std::mutex lock_; /* guards the fields below */
   GMainContext *worker_ = nullptr;
   std::map<int, std::unique_ptr<Branch>> branches_;
   std::array<LevelFec, kQualityLevelCount> fec_{};

@@ -25,7 +25,7 @@ struct ChannelSettings {
   guint latency_ms = 200;          /* webrtcbin's default */
   std::string ice_addresses;
   guint quality_interval_ms = 1000; /* 0: no quality monitoring */
-  guint rtcp_interval_ms = 1000;    /* tourwebrtcbin's rtcp-interval */
+  guint rtcp_interval_ms = 500;     /* tourwebrtcbin's rtcp-interval */
 };
 
 enum ChannelProperty {

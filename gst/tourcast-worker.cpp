@@ -159,3 +159,12 @@ void tour_dtls_warm_up_finish(void) {
   if (thread)
     g_thread_join(thread);
 }
+
+void tour_worker_defer(GMainContext *context, GSourceFunc func, gpointer data,
+                       GDestroyNotify destroy) {
+  GSource *source = g_idle_source_new();
+  g_source_set_priority(source, G_PRIORITY_DEFAULT);
+  g_source_set_callback(source, func, data, destroy);
+  g_source_attach(source, context);
+  g_source_unref(source);
+}

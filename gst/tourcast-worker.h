@@ -19,6 +19,12 @@ gboolean tour_worker_is_current_thread(void);
  * directly when already on the worker thread). */
 void tour_worker_invoke_sync(GSourceFunc func, gpointer data);
 
+/* Runs @func on @context's thread later, never from within this call (unlike
+ * g_main_context_invoke, which runs it at once when called on that thread):
+ * for work a pad probe must not do while the pad is still in use. */
+void tour_worker_defer(GMainContext *context, GSourceFunc func, gpointer data,
+                       GDestroyNotify destroy);
+
 /* Monotonic milliseconds, the time base of the core state machines. */
 gint64 tour_now_ms(void);
 /* Wall-clock milliseconds since the epoch, as stored in Redis. */

@@ -305,11 +305,16 @@ static GstPadProbeReturn on_output_idle(GstPad *pad, GstPadProbeInfo *, gpointer
     std::lock_guard<std::mutex> guard(removal->self->priv->lock);
     worker = removal->self->priv->worker;
   }
-  if (worker)
-    g_main_context_invoke_full(worker, G_PRIORITY_DEFAULT, finish_removal, removal, free_removal);
-  else {
-    finish_removal(removal);
-    free_removal(removal);
+  /* Deferred even on the worker: finishing releases this very pad, which
+   * gst_pad_add_probe is still using when the probe fires at once. With the
+   * element stopped meanwhile, the process's worker still does it. */
+  if (worker) {
+    tour_worker_defer(worker, finish_removal, removal, free_removal);
+  } else {
+    tour_worker_defer(tour_worker_acquire(), finish_removal, removal, [](gpointer data) {
+      free_removal(data);
+      tour_worker_release();
+    });
   }
   return GST_PAD_PROBE_REMOVE;
 }
@@ -856,10 +861,10 @@ static void tour_guide_sink_init(TourGuideSink *self) {
   self->priv = new TourGuideSinkPrivate();
   TourGuideSinkPrivate *priv = self->priv;
   /* The adaptation triggers match the RTCP receiver reports' pace: every
-   * peer asks for one about every second (tourwebrtcbin:rtcp-interval), so
-   * one bad report costs one level and a second one, a second later, the
-   * next. */
-  priv->triggers.min_degrade_interval_ms = 1500;
+   * peer sends one every 250-750 ms (rtcp-interval 500), so one bad report
+   * costs one level and a later one, at least a second later, the next: RTT
+   * and jitter are read again from the same report until the next arrives. */
+  priv->triggers.min_degrade_interval_ms = 1000;
   GstElement *convert = gst_element_factory_make("audioconvert", "convert");
   /* audioresample builds integer filter taps at caps time even when it only
    * passes 48 kHz through, and warns about them: resample in float. */

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdarg>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -483,13 +484,35 @@ gboolean Demo::on_tick(gpointer data) {
 std::vector<std::string> Demo::status_lines() const {
   std::vector<std::string> lines;
   guint count = 0;
-  if (guide_)
+  /* The guide's own view: each attendee's Opus level and score, the encoders. */
+  std::map<std::string, std::pair<std::string, std::string>> guide_view;
+  std::string encoders;
+  if (guide_) {
     g_object_get(guide_, "attendee-count", &count, nullptr);
-  lines.push_back(format("%.1fs  %s/%s  guide: %u attendee%s connected  %s", elapsed_s(),
-                         options_.tour.c_str(), options_.language.c_str(), count,
-                         count == 1 ? "" : "s", shown_url_.c_str()));
-  lines.push_back(
-      format("  %-20s %-13s %11s %12s  %s", "attendee", "state", "first audio", "level", "tone"));
+    GstStructure *status = nullptr;
+    g_object_get(guide_, "status", &status, nullptr);
+    if (status) {
+      const GValue *list = gst_structure_get_value(status, "attendees");
+      for (guint i = 0; list && i < gst_value_array_get_size(list); i++) {
+        const GstStructure *a = gst_value_get_structure(gst_value_array_get_value(list, i));
+        gint score = -1;
+        gst_structure_get_int(a, "score", &score);
+        guide_view[gst_structure_get_string(a, "peer-id")] = {
+            gst_structure_get_string(a, "level"), score >= 0 ? std::to_string(score) : "—"};
+      }
+      const GValue *running = gst_structure_get_value(status, "encoders");
+      for (guint i = 0; running && i < gst_value_array_get_size(running); i++)
+        encoders += std::string(encoders.empty() ? "" : ",") +
+                    g_value_get_string(gst_value_array_get_value(running, i));
+      gst_structure_free(status);
+    }
+  }
+  lines.push_back(format("%.1fs  %s/%s  guide: %u attendee%s connected, encoders: %s  %s",
+                         elapsed_s(), options_.tour.c_str(), options_.language.c_str(), count,
+                         count == 1 ? "" : "s", encoders.empty() ? "none" : encoders.c_str(),
+                         shown_url_.c_str()));
+  lines.push_back(format("  %-20s %-13s %11s %12s  %-8s %5s  %s", "attendee", "state",
+                         "first audio", "level", "opus", "score", "tone"));
   for (const auto &attendee : attendees_) {
     std::string first =
         attendee->first_audio_ms >= 0 ? std::to_string(attendee->first_audio_ms) + " ms" : "—";
@@ -503,9 +526,13 @@ std::vector<std::string> Demo::status_lines() const {
       int extra = text.find("—") != std::string::npos ? 2 : 0;
       return format("%*s", width + extra, text.c_str());
     };
-    lines.push_back(format("  %-20s %-13s %s %s  %s", attendee->id.c_str(), attendee->state.c_str(),
-                           pad(first, 11).c_str(),
+    auto view = guide_view.find(attendee->id);
+    std::string opus = view != guide_view.end() ? view->second.first : "—";
+    std::string score = view != guide_view.end() ? view->second.second : "—";
+    lines.push_back(format("  %-20s %-13s %s %s  %-*s %s  %s", attendee->id.c_str(),
+                           attendee->state.c_str(), pad(first, 11).c_str(),
                            pad(format_level(attendee->analysis, attendee->stalled), 12).c_str(),
+                           opus == "—" ? 10 : 8, opus.c_str(), pad(score, 5).c_str(),
                            tone.c_str()));
   }
   return lines;
