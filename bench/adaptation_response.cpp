@@ -38,9 +38,12 @@
 #include <nlohmann/json.hpp>
 
 #include "bench_stats.h"
+#include "launch_log.h"
 #include "netem_harness.h"
 
 using tourcast::netem::Emulator;
+using tourcast::netem::number_after;
+using tourcast::netem::read_file;
 using Json = nlohmann::json;
 
 namespace {
@@ -77,21 +80,6 @@ int64_t epoch_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::string read_file(const std::string &path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-bool number_after(const std::string &line, const std::string &key, double *value) {
-  size_t at = line.find(key);
-  if (at == std::string::npos)
-    return false;
-  *value = g_ascii_strtod(line.c_str() + at + key.size(), nullptr);
-  return true;
 }
 
 struct Times {

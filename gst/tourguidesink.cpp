@@ -49,6 +49,7 @@
 #include <string>
 #include <vector>
 
+#include "adaptation-props.h"
 #include "diagnostics.h"
 #include "guide-ladder.h"
 #include "profiles.h"
@@ -79,15 +80,12 @@ enum {
   PROP_INITIAL_LEVEL,
   PROP_FEC,
   PROP_DTX,
-  PROP_RTT_THRESHOLD,
-  PROP_LOSS_THRESHOLD,
-  PROP_JITTER_THRESHOLD,
-  PROP_UPGRADE_HOLD,
   PROP_LEVEL_CHANGES,
   PROP_ENCODERS,
   PROP_STATUS,
   PROP_DIAGNOSTICS,
   PROP_REPORT_INTERVAL,
+  PROP_TRIGGERS_FIRST, /* rtt-, loss-, jitter-threshold, upgrade-hold */
 };
 
 enum { SIGNAL_SET_ATTENDEE_LEVEL, N_SIGNALS };
@@ -928,23 +926,12 @@ static void tour_guide_sink_set_property(GObject *object, guint prop_id, const G
         priv->dtx = g_value_get_boolean(value);
         update_encoding_locked(priv);
         break;
-      case PROP_RTT_THRESHOLD:
-        priv->triggers.rtt_ms = g_value_get_double(value);
-        break;
-      case PROP_LOSS_THRESHOLD:
-        priv->triggers.loss_rate = g_value_get_double(value);
-        break;
-      case PROP_JITTER_THRESHOLD:
-        priv->triggers.jitter_ms = g_value_get_double(value);
-        break;
-      case PROP_UPGRADE_HOLD:
-        priv->triggers.upgrade_hold_ms = g_value_get_uint(value);
-        break;
       case PROP_REPORT_INTERVAL:
         priv->report_interval_ms = g_value_get_uint(value);
         break;
       default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+        if (!set_trigger_property(&priv->triggers, PROP_TRIGGERS_FIRST, prop_id, value))
+          G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
     }
   }
   if (prop_id == PROP_FEC || prop_id == PROP_DTX)
@@ -985,18 +972,6 @@ static void tour_guide_sink_get_property(GObject *object, guint prop_id, GValue 
     case PROP_DTX:
       g_value_set_boolean(value, priv->dtx);
       break;
-    case PROP_RTT_THRESHOLD:
-      g_value_set_double(value, priv->triggers.rtt_ms);
-      break;
-    case PROP_LOSS_THRESHOLD:
-      g_value_set_double(value, priv->triggers.loss_rate);
-      break;
-    case PROP_JITTER_THRESHOLD:
-      g_value_set_double(value, priv->triggers.jitter_ms);
-      break;
-    case PROP_UPGRADE_HOLD:
-      g_value_set_uint(value, (guint)priv->triggers.upgrade_hold_ms);
-      break;
     case PROP_LEVEL_CHANGES:
       g_value_set_uint64(value, priv->level_changes);
       break;
@@ -1004,7 +979,8 @@ static void tour_guide_sink_get_property(GObject *object, guint prop_id, GValue 
       g_value_set_uint(value, priv->report_interval_ms);
       break;
     default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      if (!get_trigger_property(priv->triggers, PROP_TRIGGERS_FIRST, prop_id, value))
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
 }
 
@@ -1059,31 +1035,7 @@ static void tour_guide_sink_class_init(TourGuideSinkClass *klass) {
       gobject_class, PROP_DTX,
       g_param_spec_boolean("dtx", "DTX", "Discontinuous transmission: next to nothing in silences",
                            DEFAULT_DTX, playing));
-  AdaptationTriggers defaults;
-  g_object_class_install_property(
-      gobject_class, PROP_RTT_THRESHOLD,
-      g_param_spec_double("rtt-threshold", "RTT threshold",
-                          "Round-trip time in milliseconds above which an attendee's level "
-                          "goes down one step",
-                          1, 60000, defaults.rtt_ms, playing));
-  g_object_class_install_property(
-      gobject_class, PROP_LOSS_THRESHOLD,
-      g_param_spec_double("loss-threshold", "Loss threshold",
-                          "Packet loss rate (0-1) above which an attendee's level goes down one "
-                          "step",
-                          0, 1, defaults.loss_rate, playing));
-  g_object_class_install_property(
-      gobject_class, PROP_JITTER_THRESHOLD,
-      g_param_spec_double("jitter-threshold", "Jitter threshold",
-                          "Jitter in milliseconds above which an attendee's level goes down one "
-                          "step",
-                          1, 60000, defaults.jitter_ms, playing));
-  g_object_class_install_property(
-      gobject_class, PROP_UPGRADE_HOLD,
-      g_param_spec_uint("upgrade-hold", "Upgrade hold",
-                        "Milliseconds of good reports before an attendee's level goes up one "
-                        "step",
-                        0, 3600000, (guint)defaults.upgrade_hold_ms, playing));
+  install_trigger_properties(gobject_class, PROP_TRIGGERS_FIRST);
   level_changes_pspec =
       g_param_spec_uint64("level-changes", "Level changes",
                           "Level changes of all attendees since the start", 0, G_MAXUINT64, 0,

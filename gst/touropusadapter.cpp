@@ -33,6 +33,7 @@
  */
 #include "touropusadapter.h"
 
+#include "adaptation-props.h"
 #include "quality-stats.h"
 
 #include <mutex>
@@ -59,11 +60,8 @@ enum {
   PROP_AUTO_QUALITY,
   PROP_FEC,
   PROP_DTX,
-  PROP_RTT_THRESHOLD,
-  PROP_LOSS_THRESHOLD,
-  PROP_JITTER_THRESHOLD,
-  PROP_UPGRADE_HOLD,
   PROP_LEVEL_CHANGES,
+  PROP_TRIGGERS_FIRST, /* rtt-, loss-, jitter-threshold, upgrade-hold */
 };
 
 enum { SIGNAL_REPORT, N_SIGNALS };
@@ -267,20 +265,9 @@ static void tour_opus_adapter_set_property(GObject *object, guint prop_id, const
         if (apply)
           decision.to = priv->chooser->level();
         break;
-      case PROP_RTT_THRESHOLD:
-        priv->triggers.rtt_ms = g_value_get_double(value);
-        break;
-      case PROP_LOSS_THRESHOLD:
-        priv->triggers.loss_rate = g_value_get_double(value) / 100.0;
-        break;
-      case PROP_JITTER_THRESHOLD:
-        priv->triggers.jitter_ms = g_value_get_double(value);
-        break;
-      case PROP_UPGRADE_HOLD:
-        priv->triggers.upgrade_hold_ms = g_value_get_uint(value);
-        break;
       default:
-        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+        if (!set_trigger_property(&priv->triggers, PROP_TRIGGERS_FIRST, prop_id, value))
+          G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
     }
   }
   if (apply)
@@ -305,23 +292,12 @@ static void tour_opus_adapter_get_property(GObject *object, guint prop_id, GValu
     case PROP_DTX:
       g_value_set_boolean(value, priv->dtx);
       break;
-    case PROP_RTT_THRESHOLD:
-      g_value_set_double(value, priv->triggers.rtt_ms);
-      break;
-    case PROP_LOSS_THRESHOLD:
-      g_value_set_double(value, priv->triggers.loss_rate * 100.0);
-      break;
-    case PROP_JITTER_THRESHOLD:
-      g_value_set_double(value, priv->triggers.jitter_ms);
-      break;
-    case PROP_UPGRADE_HOLD:
-      g_value_set_uint(value, (guint)priv->triggers.upgrade_hold_ms);
-      break;
     case PROP_LEVEL_CHANGES:
       g_value_set_uint(value, priv->changes);
       break;
     default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      if (!get_trigger_property(priv->triggers, PROP_TRIGGERS_FIRST, prop_id, value))
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
 }
 
@@ -337,11 +313,8 @@ static void tour_opus_adapter_class_init(TourOpusAdapterClass *klass) {
   gobject_class->get_property = tour_opus_adapter_get_property;
   element_class->change_state = tour_opus_adapter_change_state;
 
-  const AdaptationTriggers defaults;
   const auto playing =
       (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
-  const auto ready =
-      (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   level_pspec = g_param_spec_enum(
       "level", "Level",
       "Quality level: the initial one, or, set while playing, a manual level that overrides "
@@ -362,26 +335,7 @@ static void tour_opus_adapter_class_init(TourOpusAdapterClass *klass) {
       gobject_class, PROP_DTX,
       g_param_spec_boolean("dtx", "DTX", "Discontinuous transmission: almost nothing in silences",
                            DEFAULT_DTX, playing));
-  g_object_class_install_property(
-      gobject_class, PROP_RTT_THRESHOLD,
-      g_param_spec_double("rtt-threshold", "RTT threshold",
-                          "Round-trip time in ms above which the level goes down", 1, 10000,
-                          defaults.rtt_ms, ready));
-  g_object_class_install_property(
-      gobject_class, PROP_LOSS_THRESHOLD,
-      g_param_spec_double("loss-threshold", "Loss threshold",
-                          "Packet loss in percent above which the level goes down", 0.01, 100,
-                          defaults.loss_rate * 100.0, ready));
-  g_object_class_install_property(
-      gobject_class, PROP_JITTER_THRESHOLD,
-      g_param_spec_double("jitter-threshold", "Jitter threshold",
-                          "Jitter in ms above which the level goes down", 1, 10000,
-                          defaults.jitter_ms, ready));
-  g_object_class_install_property(
-      gobject_class, PROP_UPGRADE_HOLD,
-      g_param_spec_uint("upgrade-hold", "Upgrade hold",
-                        "Milliseconds of good reports before the level goes up one step", 0,
-                        3600000, (guint)defaults.upgrade_hold_ms, ready));
+  install_trigger_properties(gobject_class, PROP_TRIGGERS_FIRST);
   g_object_class_install_property(
       gobject_class, PROP_LEVEL_CHANGES,
       g_param_spec_uint("level-changes", "Level changes", "Level changes since start", 0, G_MAXUINT,

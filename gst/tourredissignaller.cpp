@@ -297,6 +297,18 @@ void publish(TourRedisSignaller *self, const std::string &channel, SignalMessage
   send_command(self, {"PUBLISH", channel, encode_signal(message)});
 }
 
+/* An attendee's join or status: who it is and what it says about itself. */
+void publish_to_guide(TourRedisSignaller *self, SignalType type) {
+  TourRedisSignallerPrivate *priv = self->priv;
+  SignalMessage message;
+  message.type = type;
+  message.to = GUIDE_CHANNEL_RECIPIENT;
+  message.session = priv->join_id;
+  message.profile = priv->active.profile;
+  message.battery_saving = priv->active.battery_saving;
+  publish(self, peer_channel(self, GUIDE_CHANNEL_RECIPIENT), message);
+}
+
 void announce(TourRedisSignaller *self) {
   TourRedisSignallerPrivate *priv = self->priv;
   const Settings &s = priv->active;
@@ -312,12 +324,7 @@ void announce(TourRedisSignaller *self) {
     placeholder.timestamp = tour_epoch_ms();
     send_command(self, {"SET", offer_key(s.tour, s.language, s.participant_id),
                         encode_offer(placeholder), "NX", "PX", std::to_string(OFFER_TTL_MS)});
-    message.type = SignalType::kJoin;
-    message.to = GUIDE_CHANNEL_RECIPIENT;
-    message.session = priv->join_id;
-    message.profile = s.profile;
-    message.battery_saving = s.battery_saving;
-    publish(self, peer_channel(self, GUIDE_CHANNEL_RECIPIENT), message);
+    publish_to_guide(self, SignalType::kJoin);
   }
   priv->registered = true;
   priv->was_registered = true;
@@ -509,13 +516,7 @@ void publish_status(TourRedisSignaller *self) {
   TourRedisSignallerPrivate *priv = self->priv;
   if (is_guide(self) || !priv->registered)
     return;
-  SignalMessage message;
-  message.type = SignalType::kStatus;
-  message.to = GUIDE_CHANNEL_RECIPIENT;
-  message.session = priv->join_id;
-  message.profile = priv->active.profile;
-  message.battery_saving = priv->active.battery_saving;
-  publish(self, peer_channel(self, GUIDE_CHANNEL_RECIPIENT), message);
+  publish_to_guide(self, SignalType::kStatus);
 }
 
 void on_message(TourRedisSignaller *self, const std::string &channel, const std::string &payload) {
@@ -549,13 +550,7 @@ void on_message(TourRedisSignaller *self, const std::string &channel, const std:
       break;
     case SignalType::kGuideReady:
       if (!guide && priv->registered) {
-        SignalMessage join;
-        join.type = SignalType::kJoin;
-        join.to = GUIDE_CHANNEL_RECIPIENT;
-        join.session = priv->join_id;
-        join.profile = priv->active.profile;
-        join.battery_saving = priv->active.battery_saving;
-        publish(self, peer_channel(self, GUIDE_CHANNEL_RECIPIENT), join);
+        publish_to_guide(self, SignalType::kJoin);
       }
       break;
     case SignalType::kOffer:

@@ -424,6 +424,19 @@ double ToneMeter::tone_share(double frequency, int window_ms) const {
   return 2 * power / (x.size() * energy);
 }
 
+Listener listen(const std::string &name, const std::string &tour, const std::string &language,
+                const std::string &redis_url, const std::string &extra) {
+  Listener l;
+  l.name = name;
+  l.pipeline =
+      std::make_unique<Pipeline>(attendee_description(name, tour, language, redis_url, extra));
+  if (l.pipeline->ok()) {
+    l.meter = std::make_unique<ToneMeter>(l.pipeline->get((name + "_out").c_str()));
+    l.pipeline->play();
+  }
+  return l;
+}
+
 std::string guide_description(const std::string &name, const std::string &tour,
                               const std::string &language, double frequency,
                               const std::string &redis_url, const std::string &extra) {

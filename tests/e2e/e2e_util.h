@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -133,6 +134,16 @@ class ToneMeter {
   mutable std::mutex lock_;
   std::vector<float> samples_;
 };
+
+/* An attendee pipeline that plays at once, with a meter on what it hears
+ * (its appsink is @name + "_out"). */
+struct Listener {
+  std::string name;
+  std::unique_ptr<Pipeline> pipeline;
+  std::unique_ptr<ToneMeter> meter;
+};
+Listener listen(const std::string &name, const std::string &tour, const std::string &language,
+                const std::string &redis_url, const std::string &extra = "");
 
 std::string guide_description(const std::string &name, const std::string &tour,
                               const std::string &language, double frequency,

@@ -5,40 +5,22 @@
  */
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
-
 #include <glib/gstdio.h>
 #include <nlohmann/json.hpp>
 
 #include "e2e_util.h"
+#include "launch_log.h"
 #include "netem_harness.h"
 
 using namespace tourcast::test;
 using tourcast::netem::Emulator;
+using tourcast::netem::lines_with;
+using tourcast::netem::read_file;
 using tourcast::netem::ScopedNetns;
 
 namespace {
 
 constexpr int kRedisPort = 6391;
-
-std::string read_file(const std::string &path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::vector<std::string> lines_with(const std::string &log, const std::string &a,
-                                    const std::string &b) {
-  std::vector<std::string> out;
-  std::istringstream lines(log);
-  std::string line;
-  while (std::getline(lines, line))
-    if (line.find(a) != std::string::npos && line.find(b) != std::string::npos)
-      out.push_back(line);
-  return out;
-}
 
 /* Level changes of @peer in the guide's gst-launch -m log, as new levels. */
 std::vector<std::string> new_levels(const std::string &log, const std::string &peer) {

@@ -15,21 +15,6 @@ constexpr int kConnectMs = 20000;
 constexpr int kWindowMs = 500;
 constexpr double kLevelFloorDbfs = -20;  // the guides send a sine at volume 0.5 (-9 dBFS)
 
-struct Listener {
-  std::unique_ptr<Pipeline> pipeline;
-  std::unique_ptr<ToneMeter> meter;
-};
-
-Listener listen(const std::string &name, const std::string &tour, const std::string &language,
-                const std::string &url) {
-  Listener l;
-  l.pipeline = std::make_unique<Pipeline>(attendee_description(name, tour, language, url));
-  EXPECT_TRUE(l.pipeline->ok()) << l.pipeline->parse_error();
-  l.meter = std::make_unique<ToneMeter>(l.pipeline->get((name + "_out").c_str()));
-  EXPECT_NE(l.pipeline->play(), GST_STATE_CHANGE_FAILURE);
-  return l;
-}
-
 void expect_hears(const Listener &l, double frequency, double other, const std::string &who) {
   ASSERT_TRUE(l.pipeline->wait_element_message("tourcast-first-audio", kConnectMs))
       << who << " heard nothing; errors: " << testing::PrintToString(l.pipeline->errors());

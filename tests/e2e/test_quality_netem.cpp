@@ -4,36 +4,22 @@
  */
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <sstream>
 
 #include <glib/gstdio.h>
 
 #include "e2e_util.h"
+#include "launch_log.h"
 #include "netem_harness.h"
 
 using namespace tourcast::test;
 using tourcast::netem::Emulator;
+using tourcast::netem::number_after;
+using tourcast::netem::read_file;
 
 namespace {
 
 constexpr int kRedisPort = 6390;
-
-std::string read_file(const std::string &path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-/* The number after @key ("score=(int)") in @line, if there. */
-bool number_after(const std::string &line, const std::string &key, double *value) {
-  size_t at = line.find(key);
-  if (at == std::string::npos)
-    return false;
-  *value = g_ascii_strtod(line.c_str() + at + key.size(), nullptr);
-  return true;
-}
 
 /* The worst tourcast-quality message with received packets in a
  * gst-launch -m log: {score, loss-rate}. (No std::regex: GCC 12 warns inside
