@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "adaptation.h"
 #include "json_fields.h"
 #include "state_machine.h"
 #include "text_util.h"
@@ -288,6 +289,8 @@ std::string encode_signal(const SignalMessage &message) {
       root["profile"] = message.profile;
     if (message.battery_saving)
       root["batterySaving"] = true;
+    if (!message.level.empty())
+      root["level"] = message.level;
   }
   return dump_json(root);
 }
@@ -328,6 +331,12 @@ bool decode_signal(std::string_view json, SignalMessage *out, std::string *error
   if (!reader.read(root, "", "profile", &message.profile, Presence::kOptional) ||
       !reader.read(root, "", "batterySaving", &message.battery_saving, Presence::kOptional))
     return false;
+  QualityLevel level = QualityLevel::kHigh;
+  if (!reader.read(root, "", "level", &message.level, Presence::kOptional))
+    return false;
+  if (!message.level.empty() && !quality_level_from_string(message.level, &level))
+    return reader.fail("field 'level' has unknown value \"" + message.level +
+                       "\" (expected one of maximum, high, medium, low, minimum)");
   if (message.profile.size() > kMaxProfileBytes)
     return reader.fail("profile is " + std::to_string(message.profile.size()) +
                        " bytes, more than 64");

@@ -117,6 +117,9 @@ struct SignalMessage {
   // only when true).
   std::string profile;
   bool battery_saving = false;
+  // join and status: the level the attendee asks to be held at ("level": a quality level
+  // name); empty lets the guide choose from the attendee's reports.
+  std::string level;
 };
 constexpr size_t kMaxSignalBytes = 256 * 1024;
 constexpr size_t kMaxProfileBytes = 64;

@@ -42,6 +42,8 @@ enum {
   PROP_TIME_TO_FIRST_AUDIO,
   PROP_PROFILE,
   PROP_BATTERY_SAVING,
+  PROP_AUTO_QUALITY,
+  PROP_LEVEL,
 };
 
 struct TourAttendeeSrcPrivate {
@@ -49,6 +51,8 @@ struct TourAttendeeSrcPrivate {
   ChannelSettings channel;
   std::string profile = "desktop";
   bool battery_saving = false;
+  bool auto_quality = true;
+  TourQualityLevel level = TOUR_QUALITY_LEVEL_HIGH;
   ChannelSignaller signaller{TOUR_ROLE_ATTENDEE};
   GstElement *peer = nullptr;
   GstElement *depayloader = nullptr;
@@ -110,16 +114,29 @@ static void set_signaller_battery(TourSignaller *signaller, bool on) {
     g_object_set(signaller, "battery-saving", on ? TRUE : FALSE, nullptr);
 }
 
+/* auto-quality off asks the guide to hold this attendee at `level`. */
+static void set_signaller_level(TourSignaller *signaller, bool auto_quality,
+                                TourQualityLevel level) {
+  if (signaller == nullptr ||
+      !g_object_class_find_property(G_OBJECT_GET_CLASS(signaller), "requested-level"))
+    return;
+  const char *request = auto_quality ? "auto" : to_string(static_cast<QualityLevel>(level));
+  g_object_set(signaller, "requested-level", request, nullptr);
+}
+
 static bool start(TourAttendeeSrc *self) {
   TourAttendeeSrcPrivate *priv = self->priv;
   ChannelSettings channel;
   std::string profile_text;
-  bool battery_saving;
+  bool battery_saving, auto_quality;
+  TourQualityLevel level;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     channel = priv->channel;
     profile_text = priv->profile;
     battery_saving = priv->battery_saving;
+    auto_quality = priv->auto_quality;
+    level = priv->level;
     priv->started_at_ms = tour_now_ms();
     priv->first_audio_ms = -1;
   }
@@ -145,6 +162,7 @@ static bool start(TourAttendeeSrc *self) {
   if (g_object_class_find_property(G_OBJECT_GET_CLASS(signaller), "profile"))
     g_object_set(signaller, "profile", profile_to_string(profile).c_str(), nullptr);
   set_signaller_battery(signaller, battery_saving);
+  set_signaller_level(signaller, auto_quality, level);
   tour_webrtc_bin_set_shared_signaller(TOUR_WEBRTC_BIN(priv->peer), signaller);
   g_object_unref(signaller);
   return priv->signaller.start(GST_ELEMENT(self), channel, {});
@@ -223,15 +241,27 @@ static void tour_attendee_src_set_property(GObject *object, guint prop_id, const
                                            GParamSpec *pspec) {
   auto *self = TOUR_ATTENDEE_SRC(object);
   TourAttendeeSrcPrivate *priv = self->priv;
-  if (prop_id == PROP_BATTERY_SAVING) {
-    bool on = g_value_get_boolean(value);
+  if (prop_id == PROP_BATTERY_SAVING || prop_id == PROP_AUTO_QUALITY || prop_id == PROP_LEVEL) {
+    bool battery, auto_quality;
+    TourQualityLevel level;
     {
       std::lock_guard<std::mutex> guard(priv->lock);
-      priv->battery_saving = on;
+      if (prop_id == PROP_BATTERY_SAVING)
+        priv->battery_saving = g_value_get_boolean(value);
+      else if (prop_id == PROP_AUTO_QUALITY)
+        priv->auto_quality = g_value_get_boolean(value);
+      else
+        priv->level = static_cast<TourQualityLevel>(g_value_get_enum(value));
+      battery = priv->battery_saving;
+      auto_quality = priv->auto_quality;
+      level = priv->level;
     }
     /* Tells the guide at once when playing. */
     TourSignaller *signaller = priv->signaller.ref();
-    set_signaller_battery(signaller, on);
+    if (prop_id == PROP_BATTERY_SAVING)
+      set_signaller_battery(signaller, battery);
+    else
+      set_signaller_level(signaller, auto_quality, level);
     if (signaller)
       g_object_unref(signaller);
     return;
@@ -265,6 +295,12 @@ static void tour_attendee_src_get_property(GObject *object, guint prop_id, GValu
       break;
     case PROP_BATTERY_SAVING:
       g_value_set_boolean(value, priv->battery_saving);
+      break;
+    case PROP_AUTO_QUALITY:
+      g_value_set_boolean(value, priv->auto_quality);
+      break;
+    case PROP_LEVEL:
+      g_value_set_enum(value, priv->level);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -315,6 +351,20 @@ static void tour_attendee_src_class_init(TourAttendeeSrcClass *klass) {
           "The device saves battery: the guide moves this attendee to its profile's battery "
           "level (low) within a second and keeps it there until this is off again",
           FALSE,
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
+  g_object_class_install_property(
+      gobject_class, PROP_AUTO_QUALITY,
+      g_param_spec_boolean(
+          "auto-quality", "Auto quality",
+          "The guide picks this attendee's level from its connection's reports; off asks it to "
+          "hold the attendee at level (within the profile's ceiling)",
+          TRUE,
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
+  g_object_class_install_property(
+      gobject_class, PROP_LEVEL,
+      g_param_spec_enum(
+          "level", "Level", "The level to be held at while auto-quality is off",
+          TOUR_TYPE_QUALITY_LEVEL, TOUR_QUALITY_LEVEL_HIGH,
           (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
 
   gst_element_class_add_static_pad_template(element_class, &src_template);

@@ -109,6 +109,7 @@ struct Peer {
   std::string profile;
   ProfileSettings settings;
   bool battery_saving = false;
+  std::string requested_level; /* what the attendee asked for; empty: auto */
   std::string state = "initializing";
   int64_t connected_since_ms = -1;
   guint level_changes = 0;
@@ -475,6 +476,13 @@ static void on_peer_status(TourSignaller *, const gchar *peer_id, const GstStruc
     return;
   TourGuideSinkPrivate *priv = self->priv;
   const gchar *profile_text = gst_structure_get_string(status, "profile");
+  const gchar *requested = gst_structure_get_string(status, "requested-level");
+  std::optional<QualityLevel> requested_level;
+  if (requested) {
+    QualityLevel parsed;
+    if (quality_level_from_string(requested, &parsed))
+      requested_level = parsed;
+  }
   gboolean battery = FALSE;
   gst_structure_get_boolean(status, "battery-saving", &battery);
   AttendeeProfile profile;
@@ -519,6 +527,14 @@ static void on_peer_status(TourSignaller *, const gchar *peer_id, const GstStruc
       } else {
         decision = peer.chooser.set_ceiling(peer.settings.ceiling, now);
       }
+    }
+    std::string request = requested_level ? to_string(*requested_level) : "";
+    if (request != peer.requested_level) {
+      /* The attendee holds itself at a level (or hands the choice back). */
+      peer.requested_level = request;
+      Decision d = peer.chooser.set_manual(requested_level);
+      if (d.changed)
+        decision = d;
     }
     if (static_cast<bool>(battery) != peer.battery_saving) {
       peer.battery_saving = battery;

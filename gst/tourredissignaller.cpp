@@ -36,6 +36,7 @@
 
 #include <gst/sdp/sdp.h>
 
+#include "adaptation.h"
 #include "ice_buffer.h"
 #include "redis-connection.h"
 #include "redis-scripts.h"
@@ -75,6 +76,7 @@ enum {
   PROP_GAP_TIMEOUT,
   PROP_PROFILE,
   PROP_BATTERY_SAVING,
+  PROP_REQUESTED_LEVEL,
 };
 
 namespace {
@@ -91,6 +93,7 @@ struct Settings {
   guint gap_timeout_ms = DEFAULT_GAP_TIMEOUT_MS;
   std::string profile;
   bool battery_saving = false;
+  std::string requested_level; /* empty: the guide chooses */
 };
 
 struct IncomingSession {
@@ -306,6 +309,7 @@ void publish_to_guide(TourRedisSignaller *self, SignalType type) {
   message.session = priv->join_id;
   message.profile = priv->active.profile;
   message.battery_saving = priv->active.battery_saving;
+  message.level = priv->active.requested_level;
   publish(self, peer_channel(self, GUIDE_CHANNEL_RECIPIENT), message);
 }
 
@@ -506,6 +510,8 @@ void emit_peer_status(TourRedisSignaller *self, const SignalMessage &message) {
                                            G_TYPE_BOOLEAN, message.battery_saving, nullptr);
   if (!message.profile.empty())
     gst_structure_set(status, "profile", G_TYPE_STRING, message.profile.c_str(), nullptr);
+  if (!message.level.empty())
+    gst_structure_set(status, "requested-level", G_TYPE_STRING, message.level.c_str(), nullptr);
   tour_signaller_emit_peer_status(TOUR_SIGNALLER(self), message.from.c_str(), status);
   gst_structure_free(status);
 }
@@ -956,14 +962,32 @@ static void tour_redis_signaller_finalize(GObject *object) {
 static void tour_redis_signaller_set_property(GObject *object, guint prop_id, const GValue *value,
                                               GParamSpec *pspec) {
   auto *self = TOUR_REDIS_SIGNALLER(object);
-  if (prop_id == PROP_BATTERY_SAVING) {
-    bool on = g_value_get_boolean(value);
+  /* What the attendee says about itself: told to the guide at once. */
+  if (prop_id == PROP_BATTERY_SAVING || prop_id == PROP_REQUESTED_LEVEL) {
+    bool on = false;
+    std::string level;
     {
       std::lock_guard<std::mutex> guard(self->priv->lock);
-      self->priv->settings.battery_saving = on;
+      if (prop_id == PROP_BATTERY_SAVING) {
+        self->priv->settings.battery_saving = on = g_value_get_boolean(value);
+      } else {
+        const gchar *text = g_value_get_string(value);
+        level = text && g_strcmp0(text, "auto") != 0 ? text : "";
+        QualityLevel parsed;
+        if (!level.empty() && !quality_level_from_string(level, &parsed)) {
+          g_warning("tourredissignaller: requested-level \"%s\" is not maximum, high, medium, "
+                    "low, minimum or auto; ignored",
+                    level.c_str());
+          return;
+        }
+        self->priv->settings.requested_level = level;
+      }
     }
-    run_on_worker(self, [self, on]() {
-      self->priv->active.battery_saving = on;
+    run_on_worker(self, [self, prop_id, on, level]() {
+      if (prop_id == PROP_BATTERY_SAVING)
+        self->priv->active.battery_saving = on;
+      else
+        self->priv->active.requested_level = level;
       publish_status(self);
     });
     return;
@@ -1045,6 +1069,9 @@ static void tour_redis_signaller_get_property(GObject *object, guint prop_id, GV
     case PROP_BATTERY_SAVING:
       g_value_set_boolean(value, s.battery_saving);
       break;
+    case PROP_REQUESTED_LEVEL:
+      g_value_set_string(value, s.requested_level.empty() ? "auto" : s.requested_level.c_str());
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
@@ -1109,5 +1136,13 @@ static void tour_redis_signaller_class_init(TourRedisSignallerClass *klass) {
           "The attendee saves battery: tells the guide at once, which lowers its level to the "
           "profile's battery level",
           FALSE,
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
+  g_object_class_install_property(
+      gobject_class, PROP_REQUESTED_LEVEL,
+      g_param_spec_string(
+          "requested-level", "Requested level",
+          "The level the attendee asks the guide to hold it at (maximum, high, medium, low, "
+          "minimum), or auto to let the guide follow its reports; told to the guide at once",
+          "auto",
           (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
 }

@@ -99,7 +99,9 @@ static void tour_signaller_default_init(TourSignallerInterface *iface) {
    * TourSignaller::peer-status:
    * @peer_id: the attendee
    * @status: `tourcast-peer-status` with `profile` (string, as the attendee
-   *   stated it; absent when it stated none) and `battery-saving` (boolean)
+   *   stated it; absent when it stated none), `battery-saving` (boolean) and
+   *   `requested-level` (a level name the attendee asks to be held at; absent
+   *   when it leaves the choice to the guide)
    *
    * What an attendee says about itself, on joining and whenever it changes.
    */

@@ -438,6 +438,7 @@ TEST(Signal, RoundTripEveryType) {
     if (type == SignalType::kJoin || type == SignalType::kStatus) {
       message.profile = "mobile/3g";
       message.battery_saving = type == SignalType::kStatus;
+      message.level = type == SignalType::kStatus ? "low" : "";
     }
     if (type == SignalType::kOffer || type == SignalType::kAnswer) {
       message.sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n";
@@ -464,6 +465,7 @@ TEST(Signal, RoundTripEveryType) {
     EXPECT_EQ(decoded.timestamp, message.timestamp);
     EXPECT_EQ(decoded.profile, message.profile);
     EXPECT_EQ(decoded.battery_saving, message.battery_saving);
+    EXPECT_EQ(decoded.level, message.level);
     EXPECT_EQ(encode_signal(decoded), encoded);
   }
 }
@@ -539,6 +541,14 @@ TEST(Signal, StatusCarriesProfileAndBattery) {
   EXPECT_FALSE(decode_signal(R"({"type":"status","from":"a1","ts":5,"batterySaving":"yes"})",
                              &decoded, &error));
   EXPECT_NE(error.find("batterySaving"), std::string::npos) << error;
+  EXPECT_FALSE(decode_signal(R"({"type":"status","from":"a1","ts":5,"level":"loud"})", &decoded,
+                             &error));
+  EXPECT_EQ(error,
+            "signal JSON: field 'level' has unknown value \"loud\" (expected one of maximum, "
+            "high, medium, low, minimum)");
+  ASSERT_TRUE(
+      decode_signal(R"({"type":"status","from":"a1","ts":5,"level":"minimum"})", &decoded, &error));
+  EXPECT_EQ(decoded.level, "minimum");
   std::string long_profile(65, 'm');
   EXPECT_FALSE(decode_signal(
       R"({"type":"join","from":"a1","ts":5,"profile":")" + long_profile + R"("})", &decoded,
