@@ -163,11 +163,11 @@ std::optional<Times> run_once(const Scenario &scenario, const Config &config,
     return std::nullopt;
   std::string dir = tmpl;
   std::string url = "redis://" + net.guide_addr() + ":" + std::to_string(kRedisPort);
-  pid_t redis = net.spawn(net.guide_ns(),
-                          {"redis-server", "--port", std::to_string(kRedisPort), "--bind",
-                           net.guide_addr(), "127.0.0.1", "--save", "", "--appendonly", "no",
-                           "--protected-mode", "no"},
-                          dir + "/redis.log");
+  pid_t redis =
+      net.spawn(net.guide_ns(),
+                {"redis-server", "--port", std::to_string(kRedisPort), "--bind", net.guide_addr(),
+                 "127.0.0.1", "--save", "", "--appendonly", "no", "--protected-mode", "no"},
+                dir + "/redis.log");
   g_usleep(300 * 1000);
   std::string rtcp = "rtcp-interval=" + std::to_string(config.rtcp_interval_ms);
   std::string quality = "quality-interval=" + std::to_string(config.quality_interval_ms);
@@ -210,9 +210,12 @@ std::optional<Times> run_once(const Scenario &scenario, const Config &config,
       applied = cli > 0 && waitpid(cli, &st, 0) == cli && WIFEXITED(st) && WEXITSTATUS(st) == 0;
     }
     if (applied) {
-      wait_for([&] { return read_file(dir + "/guide.log").find("tourcast-level-changed") !=
-                            std::string::npos; },
-               30000);
+      wait_for(
+          [&] {
+            return read_file(dir + "/guide.log").find("tourcast-level-changed") !=
+                   std::string::npos;
+          },
+          30000);
       /* Let further steps (bandwidth needs several) happen. */
       g_usleep(8 * 1000 * 1000);
       result = measure(read_file(dir + "/guide.log"), t0, scenario.trigger);
@@ -335,8 +338,8 @@ int main(int argc, char **argv) {
     }
     auto ours = bench::median(samples["tourcast"][2]);
     auto defaults = bench::median(samples["webrtcbin_defaults"][2]);
-    row["total_vs_seed"] = ours ? Json(round2(*ours / (scenario.seed_total_s * 1000)))
-                                : Json(nullptr);
+    row["total_vs_seed"] =
+        ours ? Json(round2(*ours / (scenario.seed_total_s * 1000))) : Json(nullptr);
     row["total_vs_webrtcbin_defaults"] =
         ours && defaults && *defaults > 0 ? Json(round2(*ours / *defaults)) : Json(nullptr);
     scenarios.push_back(row);

@@ -26,17 +26,18 @@ void judge_attendee(const AttendeeStatus &a, const AdaptationTriggers &t,
   const std::string who = "attendee " + a.id;
   if (a.state == "failed") {
     out->push_back({100, who + ": connection failed; it has to join again (check that UDP "
-                           "reaches this machine from its network)"});
+                               "reaches this machine from its network)"});
     return;
   }
   if (a.state == "reconnecting") {
     out->push_back({90, who + ": reconnecting after its link broke; nothing to do unless it "
-                          "keeps happening (then check its network)"});
+                              "keeps happening (then check its network)"});
     return;
   }
   if (a.state != "connected") {
-    out->push_back({40, who + ": still " + a.state + "; if this lasts more than a few seconds, "
-                          "check that UDP reaches this machine from its network"});
+    out->push_back({40, who + ": still " + a.state +
+                            "; if this lasts more than a few seconds, "
+                            "check that UDP reaches this machine from its network"});
     return;
   }
   if (!a.metrics)
@@ -46,8 +47,7 @@ void judge_attendee(const AttendeeStatus &a, const AdaptationTriggers &t,
   if (m.packets_received > 0 && m.loss_rate > t.loss_rate) {
     std::string text = who + ": " + format("%.1f", m.loss_rate * 100) + "% packet loss; ";
     text += a.fec ? "FEC is on" : "FEC is off";
-    text += a.level_changes > 0 ? " and its level went down to " + level
-                                : ", level " + level;
+    text += a.level_changes > 0 ? " and its level went down to " + level : ", level " + level;
     text += "; check its Wi-Fi or mobile signal";
     out->push_back({80, text});
   }

@@ -16,7 +16,7 @@ struct AttendeeStatus {
   std::string id;
   std::string state;  // a ConnectionState name
   QualityLevel level = QualityLevel::kHigh;
-  bool fec = false;                           // the level's encoder sends in-band FEC
+  bool fec = false;                          // the level's encoder sends in-band FEC
   std::optional<ConnectionMetrics> metrics;  // the latest report; none before the first
   std::string profile;                       // as the attendee stated it; may be empty
   bool battery_saving = false;
@@ -29,10 +29,10 @@ struct ChannelStatus {
   std::string tour;
   std::string language;
   std::vector<AttendeeStatus> attendees;
-  uint32_t max_attendees = 0;         // 0: no limit
-  uint32_t encoders_running = 0;      // bit 1 << level per running encoder
-  uint64_t level_changes = 0;         // all attendees, since the guide started
-  uint64_t failed_connections = 0;    // peers dropped because they failed
+  uint32_t max_attendees = 0;       // 0: no limit
+  uint32_t encoders_running = 0;    // bit 1 << level per running encoder
+  uint64_t level_changes = 0;       // all attendees, since the guide started
+  uint64_t failed_connections = 0;  // peers dropped because they failed
 };
 
 // Connected, and its latest report (if any) scores fair or better (>= 50).

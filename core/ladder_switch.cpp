@@ -15,9 +15,8 @@ SwitchVerdict LadderSwitch::on_packet(const LadderPacket &packet, int64_t pendin
      * advances by the media time between the two frames. */
     seq_delta_ = static_cast<uint16_t>(last_seq_ + 1 - packet.seq);
     int64_t elapsed_ns = (pts_known && last_pts_ns_ >= 0) ? packet.pts_ns - last_pts_ns_ : 0;
-    uint32_t advance =
-        static_cast<uint32_t>((elapsed_ns * static_cast<int64_t>(clock_rate_) + 500'000'000) /
-                              1'000'000'000);
+    uint32_t advance = static_cast<uint32_t>(
+        (elapsed_ns * static_cast<int64_t>(clock_rate_) + 500'000'000) / 1'000'000'000);
     ts_delta_ = last_ts_ + advance - packet.rtp_ts;
   }
   started_ = true;

@@ -20,11 +20,11 @@ struct LadderPacket {
 };
 
 struct SwitchVerdict {
-  bool forward = false;    // send it to this attendee
-  bool rewrite = false;    // seq/rtp_ts differ from the packet's own
-  uint16_t seq = 0;        // what to send, when forwarded
+  bool forward = false;  // send it to this attendee
+  bool rewrite = false;  // seq/rtp_ts differ from the packet's own
+  uint16_t seq = 0;      // what to send, when forwarded
   uint32_t rtp_ts = 0;
-  bool switched = false;   // the attendee now follows `to` (after this packet, if forwarded)
+  bool switched = false;  // the attendee now follows `to` (after this packet, if forwarded)
   int from = -1;
   int to = -1;
 };

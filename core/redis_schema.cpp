@@ -58,8 +58,7 @@ constexpr const char *kPhaseNames[] = {"initial",      "offer_sent", "answer_sen
                                        "ice_exchange", "connected",  "failed"};
 constexpr const char *kRoleNames[] = {"guide", "attendee"};
 constexpr const char *kSignalTypeNames[] = {
-    "join",        "leave", "offer", "answer", "candidate", "guide-ready", "end-of-candidates",
-    "status"};
+    "join", "leave", "offer", "answer", "candidate", "guide-ready", "end-of-candidates", "status"};
 
 // Reads a string field that must be one of `names`.
 template <typename Enum, size_t N>

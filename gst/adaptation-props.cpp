@@ -19,8 +19,8 @@ void install_trigger_properties(GObjectClass *klass, guint first_id) {
   g_object_class_install_property(
       klass, first_id + LOSS,
       g_param_spec_double("loss-threshold", "Loss threshold",
-                          "Packet loss in percent above which the level goes down one step",
-                          0.01, 100, defaults.loss_rate * 100.0, ready));
+                          "Packet loss in percent above which the level goes down one step", 0.01,
+                          100, defaults.loss_rate * 100.0, ready));
   g_object_class_install_property(
       klass, first_id + JITTER,
       g_param_spec_double("jitter-threshold", "Jitter threshold",

@@ -95,9 +95,8 @@ void EncoderLadder::start_branch(QualityLevel level) {
   branch->filter = make("capsfilter", "channels");
   branch->encoder = make("opusenc", "encoder");
   branch->payloader = make("rtpopuspay", "payloader");
-  GstCaps *caps = spec.channels == 1
-                      ? gst_caps_from_string("audio/x-raw,channels=1")
-                      : gst_caps_from_string("audio/x-raw,channels=[1,2]");
+  GstCaps *caps = spec.channels == 1 ? gst_caps_from_string("audio/x-raw,channels=1")
+                                     : gst_caps_from_string("audio/x-raw,channels=[1,2]");
   g_object_set(branch->filter, "caps", caps, nullptr);
   gst_caps_unref(caps);
   g_object_set(branch->encoder, "bitrate", spec.bitrate_bps, "frame-size", 20, nullptr);
@@ -172,8 +171,8 @@ void EncoderLadder::stop_branch(Branch *branch) {
   GST_INFO_OBJECT(bin_, "stopping the encoder for level %s: no attendee needs it",
                   to_string(branch->level));
   branch->stopping = true;
-  branch->idle_probe = gst_pad_add_probe(branch->tee_pad, GST_PAD_PROBE_TYPE_IDLE, on_branch_idle,
-                                         branch, nullptr);
+  branch->idle_probe =
+      gst_pad_add_probe(branch->tee_pad, GST_PAD_PROBE_TYPE_IDLE, on_branch_idle, branch, nullptr);
 }
 
 void EncoderLadder::finish_branch(Branch *branch) {

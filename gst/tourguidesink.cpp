@@ -250,8 +250,7 @@ static void on_level_switched(TourLevelRouter *, GstPad *output, int from, int t
                             "old-level", G_TYPE_STRING, to_string(static_cast<QualityLevel>(from)),
                             "new-level", G_TYPE_STRING, to_string(static_cast<QualityLevel>(to)),
                             "reason", G_TYPE_STRING, reason.c_str(), "changes", G_TYPE_UINT,
-                            changes, "timestamp", G_TYPE_INT64, (gint64)tour_epoch_ms(),
-                            nullptr)));
+                            changes, "timestamp", G_TYPE_INT64, (gint64)tour_epoch_ms(), nullptr)));
   g_object_notify_by_pspec(G_OBJECT(self), level_changes_pspec);
   /* The old level's encoder may have lost its last listener. */
   schedule_reconcile(self);
@@ -384,12 +383,11 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
    * old buffers keeps the router (and every other attendee) moving. */
   g_object_set(peer->queue, "leaky", 2, "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time",
                (guint64)PEER_QUEUE_MAX_TIME_NS, nullptr);
-  peer->webrtc = GST_ELEMENT(
-      g_object_new(TOUR_TYPE_WEBRTC_BIN, "role", TOUR_ROLE_GUIDE, "peer-id", id.c_str(),
-                   "session-id", session, "latency", channel.latency_ms, "ice-addresses",
-                   channel.ice_addresses.empty() ? nullptr : channel.ice_addresses.c_str(),
-                   "quality-interval", channel.quality_interval_ms, "rtcp-interval",
-                   channel.rtcp_interval_ms, nullptr));
+  peer->webrtc = GST_ELEMENT(g_object_new(
+      TOUR_TYPE_WEBRTC_BIN, "role", TOUR_ROLE_GUIDE, "peer-id", id.c_str(), "session-id", session,
+      "latency", channel.latency_ms, "ice-addresses",
+      channel.ice_addresses.empty() ? nullptr : channel.ice_addresses.c_str(), "quality-interval",
+      channel.quality_interval_ms, "rtcp-interval", channel.rtcp_interval_ms, nullptr));
   g_free(session);
   TourSignaller *signaller = priv->signaller.ref();
   tour_webrtc_bin_set_shared_signaller(TOUR_WEBRTC_BIN(peer->webrtc), signaller);
@@ -489,10 +487,10 @@ static void on_peer_status(TourSignaller *, const gchar *peer_id, const GstStruc
   std::string error;
   bool profile_ok = true;
   if (profile_text && !parse_profile(profile_text, &profile, &error)) {
-    GST_ELEMENT_WARNING(self, STREAM, FORMAT,
-                        ("attendee %s stated a profile we do not know; treated as desktop",
-                         peer_id),
-                        ("%s", error.c_str()));
+    GST_ELEMENT_WARNING(
+        self, STREAM, FORMAT,
+        ("attendee %s stated a profile we do not know; treated as desktop", peer_id),
+        ("%s", error.c_str()));
     profile_ok = false;
   }
   Decision decision;
@@ -560,10 +558,10 @@ static gboolean set_attendee_level(TourGuideSink *self, const gchar *peer_id, co
   if (level != nullptr && g_strcmp0(level, "auto") != 0) {
     QualityLevel parsed;
     if (!quality_level_from_string(level, &parsed)) {
-      GST_ELEMENT_WARNING(self, LIBRARY, SETTINGS,
-                          ("unknown level \"%s\": use maximum, high, medium, low, minimum or auto",
-                           level),
-                          (nullptr));
+      GST_ELEMENT_WARNING(
+          self, LIBRARY, SETTINGS,
+          ("unknown level \"%s\": use maximum, high, medium, low, minimum or auto", level),
+          (nullptr));
       return FALSE;
     }
     manual = parsed;
@@ -656,10 +654,9 @@ static void append_to_array(GValue *array, GValue *item) {
 static GstStructure *status_structure(const ChannelStatus &c, bool with_recommendations) {
   GstStructure *s = gst_structure_new(
       with_recommendations ? "tourcast-diagnostics" : "tourcast-status", "tour", G_TYPE_STRING,
-      c.tour.c_str(), "language", G_TYPE_STRING, c.language.c_str(), "attendee-count",
-      G_TYPE_UINT, (guint)c.attendees.size(), "level-changes", G_TYPE_UINT64,
-      (guint64)c.level_changes, "failed-connections", G_TYPE_UINT64,
-      (guint64)c.failed_connections, nullptr);
+      c.tour.c_str(), "language", G_TYPE_STRING, c.language.c_str(), "attendee-count", G_TYPE_UINT,
+      (guint)c.attendees.size(), "level-changes", G_TYPE_UINT64, (guint64)c.level_changes,
+      "failed-connections", G_TYPE_UINT64, (guint64)c.failed_connections, nullptr);
   GValue encoders = G_VALUE_INIT;
   gst_value_array_init(&encoders, kQualityLevelCount);
   for (int l = 0; l < kQualityLevelCount; l++) {
@@ -1021,14 +1018,13 @@ static void tour_guide_sink_class_init(TourGuideSinkClass *klass) {
   const auto readable = (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_property(
       gobject_class, PROP_MAX_ATTENDEES,
-      g_param_spec_uint(
-          "max-attendees", "Max attendees",
-          "Attendees served at once; more are refused with a warning (0 = no "
-          "limit)",
-          0, G_MAXUINT, DEFAULT_MAX_ATTENDEES, playing));
-  attendee_count_pspec = g_param_spec_uint(
-      "attendee-count", "Attendee count", "Attendees with a peer connection right now", 0,
-      G_MAXUINT, 0, readable);
+      g_param_spec_uint("max-attendees", "Max attendees",
+                        "Attendees served at once; more are refused with a warning (0 = no "
+                        "limit)",
+                        0, G_MAXUINT, DEFAULT_MAX_ATTENDEES, playing));
+  attendee_count_pspec =
+      g_param_spec_uint("attendee-count", "Attendee count",
+                        "Attendees with a peer connection right now", 0, G_MAXUINT, 0, readable);
   g_object_class_install_property(gobject_class, PROP_ATTENDEE_COUNT, attendee_count_pspec);
   g_object_class_install_property(
       gobject_class, PROP_AUTO_QUALITY,
@@ -1052,10 +1048,9 @@ static void tour_guide_sink_class_init(TourGuideSinkClass *klass) {
       g_param_spec_boolean("dtx", "DTX", "Discontinuous transmission: next to nothing in silences",
                            DEFAULT_DTX, playing));
   install_trigger_properties(gobject_class, PROP_TRIGGERS_FIRST);
-  level_changes_pspec =
-      g_param_spec_uint64("level-changes", "Level changes",
-                          "Level changes of all attendees since the start", 0, G_MAXUINT64, 0,
-                          readable);
+  level_changes_pspec = g_param_spec_uint64("level-changes", "Level changes",
+                                            "Level changes of all attendees since the start", 0,
+                                            G_MAXUINT64, 0, readable);
   g_object_class_install_property(gobject_class, PROP_LEVEL_CHANGES, level_changes_pspec);
   g_object_class_install_property(
       gobject_class, PROP_ENCODERS,
@@ -1079,12 +1074,12 @@ static void tour_guide_sink_class_init(TourGuideSinkClass *klass) {
                          GST_TYPE_STRUCTURE, readable));
   g_object_class_install_property(
       gobject_class, PROP_REPORT_INTERVAL,
-      g_param_spec_uint("report-interval", "Report interval",
-                        "Milliseconds between diagnostic reports published through the "
-                        "signaller (to Redis); 0 publishes none",
-                        0, 600000, DEFAULT_REPORT_INTERVAL_MS,
-                        (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-                                      GST_PARAM_MUTABLE_READY)));
+      g_param_spec_uint(
+          "report-interval", "Report interval",
+          "Milliseconds between diagnostic reports published through the "
+          "signaller (to Redis); 0 publishes none",
+          0, 600000, DEFAULT_REPORT_INTERVAL_MS,
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
 
   /**
    * TourGuideSink::set-attendee-level:

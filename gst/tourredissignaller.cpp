@@ -506,8 +506,8 @@ void handle_description(TourRedisSignaller *self, const SignalMessage &message,
 }
 
 void emit_peer_status(TourRedisSignaller *self, const SignalMessage &message) {
-  GstStructure *status = gst_structure_new("tourcast-peer-status", "battery-saving",
-                                           G_TYPE_BOOLEAN, message.battery_saving, nullptr);
+  GstStructure *status = gst_structure_new("tourcast-peer-status", "battery-saving", G_TYPE_BOOLEAN,
+                                           message.battery_saving, nullptr);
   if (!message.profile.empty())
     gst_structure_set(status, "profile", G_TYPE_STRING, message.profile.c_str(), nullptr);
   if (!message.level.empty())
@@ -975,9 +975,10 @@ static void tour_redis_signaller_set_property(GObject *object, guint prop_id, co
         level = text && g_strcmp0(text, "auto") != 0 ? text : "";
         QualityLevel parsed;
         if (!level.empty() && !quality_level_from_string(level, &parsed)) {
-          g_warning("tourredissignaller: requested-level \"%s\" is not maximum, high, medium, "
-                    "low, minimum or auto; ignored",
-                    level.c_str());
+          g_warning(
+              "tourredissignaller: requested-level \"%s\" is not maximum, high, medium, "
+              "low, minimum or auto; ignored",
+              level.c_str());
           return;
         }
         self->priv->settings.requested_level = level;

@@ -69,13 +69,13 @@ TEST(AdaptationNetem, LossLowersOnlyThatAttendeesLevelAndItClimbsBack) {
                 dir + "/redis.log");
   ASSERT_GT(redis, 0);
   g_usleep(300 * 1000);
-  pid_t guide = net.spawn(
-      net.guide_ns(),
-      {"gst-launch-1.0", "-m", "audiotestsrc", "is-live=true", "volume=0.5", "freq=440", "!",
-       "audio/x-raw,rate=48000,channels=1", "!", "tourguidesink", "tour=adapt", "language=en",
-       "redis-url=" + redis_url, "heartbeat-interval=500", "upgrade-hold=4000",
-       "report-interval=300", "ice-addresses=" + net.guide_addr()},
-      dir + "/guide.log");
+  pid_t guide =
+      net.spawn(net.guide_ns(),
+                {"gst-launch-1.0", "-m", "audiotestsrc", "is-live=true", "volume=0.5", "freq=440",
+                 "!", "audio/x-raw,rate=48000,channels=1", "!", "tourguidesink", "tour=adapt",
+                 "language=en", "redis-url=" + redis_url, "heartbeat-interval=500",
+                 "upgrade-hold=4000", "report-interval=300", "ice-addresses=" + net.guide_addr()},
+                dir + "/guide.log");
   std::vector<pid_t> attendees;
   for (int k : {1, 2})
     attendees.push_back(net.spawn(
@@ -137,8 +137,8 @@ TEST(AdaptationNetem, LossLowersOnlyThatAttendeesLevelAndItClimbsBack) {
         30000);
     fec = attendee_field("a1", "fec") == true;
     /* Between moves the ladder runs a1's level and a2's, nothing else. */
-    steady_after_loss = wait_until([&] { return report() && last_report["encoders"].size() == 2; },
-                                   10000);
+    steady_after_loss =
+        wait_until([&] { return report() && last_report["encoders"].size() == 2; }, 10000);
     rms_lossy = last_rms(read_file(dir + "/a1.log"));
     final_a2 = attendee_field("a2", "level").is_string() ? attendee_field("a2", "level") : "";
     std::vector<std::string> a1_levels = new_levels(read_file(dir + "/guide.log"), "a1");

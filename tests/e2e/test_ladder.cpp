@@ -128,8 +128,7 @@ TEST(Ladder, OneEncoderPerLevelInUseAndSwitchesWithoutAGap) {
   /* The renumbering kept one continuous stream: the attendees' jitterbuffers
    * saw no sequence gap on this clean link. */
   EXPECT_TRUE(wait_until(
-      [&] { return desk.pipeline->find_element_message("tourcast-quality").has_value(); },
-                         5000));
+      [&] { return desk.pipeline->find_element_message("tourcast-quality").has_value(); }, 5000));
   EXPECT_EQ(packets_lost(desk), 0);
   EXPECT_EQ(packets_lost(desk2), 0);
 
@@ -167,8 +166,8 @@ TEST(Ladder, OneEncoderPerLevelInUseAndSwitchesWithoutAGap) {
 TEST(Ladder, BatterySavingMovesTheAttendeeDownAtOnce) {
   RedisServer redis;
   ASSERT_TRUE(redis.running()) << redis.error();
-  Pipeline guide(guide_description("guide", "ladder", "en", 440, redis.url(),
-                                   "upgrade-hold=3600000"));
+  Pipeline guide(
+      guide_description("guide", "ladder", "en", 440, redis.url(), "upgrade-hold=3600000"));
   ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
   Listener phone = join("phone", redis.url(), "profile=ios");
   ASSERT_TRUE(phone.pipeline->wait_element_message("tourcast-first-audio", kConnectMs));
@@ -206,8 +205,8 @@ TEST(Ladder, BatterySavingMovesTheAttendeeDownAtOnce) {
 TEST(Ladder, AttendeeAsksToBeHeldAtALevel) {
   RedisServer redis;
   ASSERT_TRUE(redis.running()) << redis.error();
-  Pipeline guide(guide_description("guide", "ladder", "en", 440, redis.url(),
-                                   "upgrade-hold=3600000"));
+  Pipeline guide(
+      guide_description("guide", "ladder", "en", 440, redis.url(), "upgrade-hold=3600000"));
   ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
   /* Asked for from the start (with the join), then changed while listening. */
   Listener saver = join("saver", redis.url(), "auto-quality=false level=minimum");

@@ -53,15 +53,19 @@ TEST(Diagnostics, EachProblemGetsASentenceAPersonCanActOn) {
   battery.battery_saving = true;
   battery.level = QualityLevel::kLow;
   const Case cases[] = {
-      {lossy, "attendee a1: 6.0% packet loss; FEC is on and its level went down to low; check "
-              "its Wi-Fi or mobile signal"},
-      {slow, "attendee a2: 450 ms round trip, its link is congested or far away; level high (a "
-             "less busy network helps)"},
+      {lossy,
+       "attendee a1: 6.0% packet loss; FEC is on and its level went down to low; check "
+       "its Wi-Fi or mobile signal"},
+      {slow,
+       "attendee a2: 450 ms round trip, its link is congested or far away; level high (a "
+       "less busy network helps)"},
       {jittery, "attendee a3: 80 ms jitter; raise its jitterbuffer latency or check its network"},
-      {failed, "attendee a4: connection failed; it has to join again (check that UDP reaches "
-               "this machine from its network)"},
-      {waiting, "attendee a5: still connecting; if this lasts more than a few seconds, check "
-                "that UDP reaches this machine from its network"},
+      {failed,
+       "attendee a4: connection failed; it has to join again (check that UDP reaches "
+       "this machine from its network)"},
+      {waiting,
+       "attendee a5: still connecting; if this lasts more than a few seconds, check "
+       "that UDP reaches this machine from its network"},
       {battery, "attendee a6: saving battery, held at level low"},
   };
   for (const Case &c : cases) {

@@ -430,10 +430,9 @@ TEST(Signal, EncodesOnlyMeaningfulFields) {
 }
 
 TEST(Signal, RoundTripEveryType) {
-  for (SignalType type :
-       {SignalType::kJoin, SignalType::kLeave, SignalType::kOffer, SignalType::kAnswer,
-        SignalType::kCandidate, SignalType::kGuideReady, SignalType::kEndOfCandidates,
-        SignalType::kStatus}) {
+  for (SignalType type : {SignalType::kJoin, SignalType::kLeave, SignalType::kOffer,
+                          SignalType::kAnswer, SignalType::kCandidate, SignalType::kGuideReady,
+                          SignalType::kEndOfCandidates, SignalType::kStatus}) {
     SignalMessage message = signal(type);
     if (type == SignalType::kJoin || type == SignalType::kStatus) {
       message.profile = "mobile/3g";
@@ -541,8 +540,8 @@ TEST(Signal, StatusCarriesProfileAndBattery) {
   EXPECT_FALSE(decode_signal(R"({"type":"status","from":"a1","ts":5,"batterySaving":"yes"})",
                              &decoded, &error));
   EXPECT_NE(error.find("batterySaving"), std::string::npos) << error;
-  EXPECT_FALSE(decode_signal(R"({"type":"status","from":"a1","ts":5,"level":"loud"})", &decoded,
-                             &error));
+  EXPECT_FALSE(
+      decode_signal(R"({"type":"status","from":"a1","ts":5,"level":"loud"})", &decoded, &error));
   EXPECT_EQ(error,
             "signal JSON: field 'level' has unknown value \"loud\" (expected one of maximum, "
             "high, medium, low, minimum)");
@@ -550,9 +549,9 @@ TEST(Signal, StatusCarriesProfileAndBattery) {
       decode_signal(R"({"type":"status","from":"a1","ts":5,"level":"minimum"})", &decoded, &error));
   EXPECT_EQ(decoded.level, "minimum");
   std::string long_profile(65, 'm');
-  EXPECT_FALSE(decode_signal(
-      R"({"type":"join","from":"a1","ts":5,"profile":")" + long_profile + R"("})", &decoded,
-      &error));
+  EXPECT_FALSE(
+      decode_signal(R"({"type":"join","from":"a1","ts":5,"profile":")" + long_profile + R"("})",
+                    &decoded, &error));
   EXPECT_EQ(error, "signal JSON: profile is 65 bytes, more than 64");
 }
 
