@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "backoff.h"
 #include "json_fields.h"
 #include "state_machine.h"
 #include "text_util.h"
@@ -57,7 +58,7 @@ constexpr const char *kPhaseNames[] = {"initial",      "offer_sent", "answer_sen
                                        "ice_exchange", "connected",  "failed"};
 constexpr const char *kRoleNames[] = {"guide", "attendee"};
 constexpr const char *kSignalTypeNames[] = {
-    "join", "leave", "offer", "answer", "candidate", "guide-ready", "end-of-candidates"};
+    "join", "leave", "offer", "answer", "candidate", "guide-ready", "end-of-candidates", "recover"};
 
 // Reads a string field that must be one of `names`.
 template <typename Enum, size_t N>
@@ -279,6 +280,8 @@ std::string encode_signal(const SignalMessage &message) {
   if (message.type == SignalType::kCandidate || message.sequence != 0) {
     root["seq"] = message.sequence;
   }
+  if (!message.level.empty())
+    root["level"] = message.level;
   return dump_json(root);
 }
 
@@ -314,6 +317,17 @@ bool decode_signal(std::string_view json, SignalMessage *out, std::string *error
       !reader.read(root, "", "seq", &message.sequence, is_candidate ? 1 : 0, UINT64_MAX,
                    candidate_fields)) {
     return false;
+  }
+  const bool is_recover = message.type == SignalType::kRecover;
+  if (!reader.read(root, "", "level", &message.level,
+                   is_recover ? Presence::kRequired : Presence::kOptional)) {
+    return false;
+  }
+  RecoveryLevel level;
+  if (is_recover && !recovery_level_from_string(message.level, &level)) {
+    return reader.field_problem("level", "has unknown value " + quote_for_message(message.level) +
+                                             " (expected ice_restart, signaling_reset or "
+                                             "full_reconnect)");
   }
   *out = std::move(message);
   return true;

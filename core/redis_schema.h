@@ -80,14 +80,25 @@ struct ParticipantRecord {
 std::string encode_participant(const ParticipantRecord &record);
 bool decode_participant(std::string_view json, ParticipantRecord *out, std::string *error);
 
-enum class SignalType { kJoin, kLeave, kOffer, kAnswer, kCandidate, kGuideReady, kEndOfCandidates };
-// "join", "leave", "offer", "answer", "candidate", "guide-ready", "end-of-candidates".
+enum class SignalType {
+  kJoin,
+  kLeave,
+  kOffer,
+  kAnswer,
+  kCandidate,
+  kGuideReady,
+  kEndOfCandidates,
+  kRecover,
+};
+// "join", "leave", "offer", "answer", "candidate", "guide-ready", "end-of-candidates",
+// "recover".
 const char *to_string(SignalType type);
 bool signal_type_from_string(std::string_view text, SignalType *out);
 
 // Pub/sub payload. Every message needs type, from and ts; offer/answer a non-empty sdp;
-// candidate a non-empty candidate, sdpMLineIndex and seq >= 1. Documents over 256 KiB are
-// refused.
+// candidate a non-empty candidate, sdpMLineIndex and seq >= 1; recover a level that is a
+// recovery level name ("ice_restart", "signaling_reset", "full_reconnect"). Documents over
+// 256 KiB are refused.
 struct SignalMessage {
   SignalType type = SignalType::kJoin;
   std::string from;
@@ -99,6 +110,8 @@ struct SignalMessage {
   // Opaque peer-session id, so messages of an abandoned session can be ignored.
   std::string session;
   int64_t timestamp = 0;  // ts
+  // recover: the recovery level the attendee asks its guide for.
+  std::string level;
 };
 constexpr size_t kMaxSignalBytes = 256 * 1024;
 std::string encode_signal(const SignalMessage &message);

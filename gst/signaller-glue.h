@@ -25,6 +25,8 @@ struct ChannelSettings {
   guint latency_ms = 200;          /* webrtcbin's default */
   std::string ice_addresses;
   guint quality_interval_ms = 5000; /* 0: no quality monitoring */
+  bool auto_recovery = true;        /* the seed's enableAutoRecovery */
+  guint max_recovery_attempts = 3;  /* the seed's maxRecoveryAttempts, per level */
 };
 
 enum ChannelProperty {
@@ -37,6 +39,8 @@ enum ChannelProperty {
   CHANNEL_PROP_ICE_ADDRESSES,
   CHANNEL_PROP_QUALITY_INTERVAL,
   CHANNEL_PROP_SIGNALLER,
+  CHANNEL_PROP_AUTO_RECOVERY,
+  CHANNEL_PROP_MAX_RECOVERY_ATTEMPTS,
   CHANNEL_PROP_LAST,
 };
 

@@ -534,6 +534,11 @@ void on_message(TourRedisSignaller *self, const std::string &channel, const std:
     case SignalType::kCandidate:
       handle_candidate(self, message);
       break;
+    case SignalType::kRecover:
+      if (guide)
+        tour_signaller_emit_recovery_requested(TOUR_SIGNALLER(self), message.from.c_str(),
+                                               message.session.c_str(), message.level.c_str());
+      break;
     case SignalType::kEndOfCandidates:
       break;
   }
@@ -885,6 +890,34 @@ static void tour_redis_signaller_end_session(TourSignaller *signaller, const gch
   });
 }
 
+/* ice_restart and signaling_reset go to the guide as a "recover" message;
+ * full_reconnect is a join with a new join id, which makes the guide replace
+ * its peer connection for this attendee. */
+static void tour_redis_signaller_request_recovery(TourSignaller *signaller, const gchar *peer_id,
+                                                  const gchar *session_id, const gchar *level) {
+  auto *self = TOUR_REDIS_SIGNALLER(signaller);
+  std::string peer = peer_id, session = session_id, lvl = level;
+  run_on_worker(self, [self, peer, session, lvl]() {
+    TourRedisSignallerPrivate *priv = self->priv;
+    if (!priv->running || is_guide(self))
+      return;
+    SignalMessage message;
+    if (lvl == "full_reconnect") {
+      priv->join_id = hex_id();
+      message.type = SignalType::kJoin;
+      message.to = GUIDE_CHANNEL_RECIPIENT;
+      message.session = priv->join_id;
+      publish(self, peer_channel(self, GUIDE_CHANNEL_RECIPIENT), message);
+      return;
+    }
+    message.type = SignalType::kRecover;
+    message.to = peer;
+    message.session = session;
+    message.level = lvl;
+    publish(self, peer_channel(self, peer), message);
+  });
+}
+
 static void tour_redis_signaller_iface_init(TourSignallerInterface *iface) {
   iface->start = tour_redis_signaller_start;
   iface->stop = tour_redis_signaller_stop;
@@ -892,6 +925,7 @@ static void tour_redis_signaller_iface_init(TourSignallerInterface *iface) {
   iface->add_ice = tour_redis_signaller_add_ice;
   iface->report_status = tour_redis_signaller_report_status;
   iface->end_session = tour_redis_signaller_end_session;
+  iface->request_recovery = tour_redis_signaller_request_recovery;
 }
 
 /* ---------- GObject ---------- */

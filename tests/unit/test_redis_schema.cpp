@@ -113,6 +113,7 @@ TEST(EnumNames, PhasesRolesSignalTypes) {
       {SignalType::kCandidate, "candidate"},
       {SignalType::kGuideReady, "guide-ready"},
       {SignalType::kEndOfCandidates, "end-of-candidates"},
+      {SignalType::kRecover, "recover"},
   };
   for (const auto &[type, name] : types) {
     EXPECT_STREQ(to_string(type), name);
@@ -430,7 +431,8 @@ TEST(Signal, EncodesOnlyMeaningfulFields) {
 TEST(Signal, RoundTripEveryType) {
   for (SignalType type :
        {SignalType::kJoin, SignalType::kLeave, SignalType::kOffer, SignalType::kAnswer,
-        SignalType::kCandidate, SignalType::kGuideReady, SignalType::kEndOfCandidates}) {
+        SignalType::kCandidate, SignalType::kGuideReady, SignalType::kEndOfCandidates,
+        SignalType::kRecover}) {
     SignalMessage message = signal(type);
     if (type == SignalType::kOffer || type == SignalType::kAnswer) {
       message.sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n";
@@ -442,6 +444,8 @@ TEST(Signal, RoundTripEveryType) {
     }
     if (type == SignalType::kEndOfCandidates)
       message.to.clear();
+    if (type == SignalType::kRecover)
+      message.level = "signaling_reset";
     SignalMessage decoded;
     std::string error;
     const std::string encoded = encode_signal(message);
@@ -455,6 +459,7 @@ TEST(Signal, RoundTripEveryType) {
     EXPECT_EQ(decoded.sequence, message.sequence);
     EXPECT_EQ(decoded.session, message.session);
     EXPECT_EQ(decoded.timestamp, message.timestamp);
+    EXPECT_EQ(decoded.level, message.level);
     EXPECT_EQ(encode_signal(decoded), encoded);
   }
 }
@@ -469,7 +474,7 @@ TEST(Signal, DecodeErrors) {
           {"/type", removed(), p + "field 'type' is missing"},
           {"/type", "hello",
            p + "field 'type' has unknown value \"hello\" (expected one of join, leave, offer, "
-               "answer, candidate, guide-ready, end-of-candidates)"},
+               "answer, candidate, guide-ready, end-of-candidates, recover)"},
           {"/from", removed(), p + "field 'from' is missing"},
           {"/from", "", p + "field 'from': participant id \"\" is invalid: it is empty" + kIdRule},
           {"/to", "a b",
@@ -501,6 +506,19 @@ TEST(Signal, DecodeErrors) {
           {"/seq", removed(), p + "field 'seq' is missing"},
           {"/seq", 0, p + "field 'seq' must be between 1 and 18446744073709551615"},
           {"/seq", "1", p + "field 'seq' must be an integer"},
+      },
+      decode_signal);
+
+  SignalMessage recover = signal(SignalType::kRecover);
+  recover.level = "ice_restart";
+  expect_errors<SignalMessage>(
+      encode_signal(recover),
+      {
+          {"/level", removed(), p + "field 'level' is missing"},
+          {"/level", 3, p + "field 'level' must be a string"},
+          {"/level", "reboot",
+           p + "field 'level' has unknown value \"reboot\" (expected ice_restart, "
+               "signaling_reset or full_reconnect)"},
       },
       decode_signal);
   expect_unparseable<SignalMessage>("signal", decode_signal);
