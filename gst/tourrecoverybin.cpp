@@ -531,6 +531,8 @@ static gboolean on_tick(gpointer data) {
     duration = 0;
   }
   if (event) {
+    if (gave_up)
+      show_state(self); /* failed, before the error stops the pipeline */
     post_recovery(self, event, step, duration, reason, peer_id);
     if (g_strcmp0(event, "attempt") == 0)
       GST_INFO_OBJECT(self, "%s attempt %d (%d in all) in %" G_GINT64_FORMAT " ms, timeout %" G_GINT64_FORMAT " ms",

@@ -75,6 +75,7 @@ enum {
   PROP_ICE_TCP,
   PROP_QUALITY_INTERVAL,
   PROP_RECOVERABLE,
+  PROP_MAX_RECOVERY_REQUESTS,
   PROP_NEGOTIATIONS,
   PROP_ICE_RESTARTS,
   PROP_LOCAL_ICE_UFRAG,
@@ -123,6 +124,8 @@ struct TourWebRTCBinPrivate {
   bool ice_tcp = DEFAULT_ICE_TCP;
   guint quality_interval_ms = DEFAULT_QUALITY_INTERVAL_MS;
   bool recoverable = false;
+  guint max_recovery_requests = 0;
+  guint recovery_requests = 0;
   TourSignaller *signaller = nullptr;
   bool signaller_shared = false;
   bool signaller_started = false;
@@ -143,6 +146,8 @@ struct TourWebRTCBinPrivate {
   std::string restart_ufrag;
   std::string restart_pwd;
   bool accept_new_session = false;
+  std::string old_local_ufrag;
+  std::string old_remote_ufrag;
   guint negotiations = 0;
   guint ice_restarts = 0;
   bool ever_started = false;
@@ -410,6 +415,24 @@ static bool find_nice_stream(TourWebRTCBin *self, NiceAgent **agent, guint *stre
   return *agent != nullptr;
 }
 
+/* The ICE ufrag of the first media of webrtcbin's @property description. */
+static std::string description_ufrag(GstElement *webrtc, const char *property) {
+  GstWebRTCSessionDescription *desc = nullptr;
+  g_object_get(webrtc, property, &desc, nullptr);
+  std::string ufrag;
+  if (desc && desc->sdp) {
+    const char *value = nullptr;
+    if (gst_sdp_message_medias_len(desc->sdp) > 0)
+      value = gst_sdp_media_get_attribute_val(gst_sdp_message_get_media(desc->sdp, 0), "ice-ufrag");
+    if (value == nullptr)
+      value = gst_sdp_message_get_attribute_val(desc->sdp, "ice-ufrag");
+    ufrag = value ? value : "";
+  }
+  if (desc)
+    gst_webrtc_session_description_free(desc);
+  return ufrag;
+}
+
 /* New local ICE credentials for the stream; the next local description
  * carries them. */
 static bool restart_ice_credentials(TourWebRTCBin *self, std::string *why) {
@@ -430,8 +453,12 @@ static bool restart_ice_credentials(TourWebRTCBin *self, std::string *why) {
     g_free(pwd);
     return false;
   }
+  std::string old_local = description_ufrag(priv->webrtc, "current-local-description");
+  std::string old_remote = description_ufrag(priv->webrtc, "current-remote-description");
   {
     std::lock_guard<std::mutex> guard(priv->lock);
+    priv->old_local_ufrag = old_local;
+    priv->old_remote_ufrag = old_remote;
     priv->ice_restart_pending = true;
     priv->restart_ufrag = ufrag;
     priv->restart_pwd = pwd;
@@ -477,24 +504,6 @@ static void replace_ice_credentials(GstSDPMessage *sdp, const std::string &ufrag
       }
     }
   }
-}
-
-/* The ICE ufrag of the first media of webrtcbin's @property description. */
-static std::string description_ufrag(GstElement *webrtc, const char *property) {
-  GstWebRTCSessionDescription *desc = nullptr;
-  g_object_get(webrtc, property, &desc, nullptr);
-  std::string ufrag;
-  if (desc && desc->sdp) {
-    const char *value = nullptr;
-    if (gst_sdp_message_medias_len(desc->sdp) > 0)
-      value = gst_sdp_media_get_attribute_val(gst_sdp_message_get_media(desc->sdp, 0), "ice-ufrag");
-    if (value == nullptr)
-      value = gst_sdp_message_get_attribute_val(desc->sdp, "ice-ufrag");
-    ufrag = value ? value : "";
-  }
-  if (desc)
-    gst_webrtc_session_description_free(desc);
-  return ufrag;
 }
 
 static std::string sdp_ufrag(const GstSDPMessage *sdp) {
@@ -581,7 +590,7 @@ static void flush_remote_candidates(TourWebRTCBin *self) {
 static void descriptions_changed(TourWebRTCBin *self, bool local, bool remote) {
   TourWebRTCBinPrivate *priv = self->priv;
   bool both, restarted = false;
-  std::string peer, session;
+  std::string peer, session, old_local, old_remote;
   guint restarts = 0;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
@@ -597,6 +606,8 @@ static void descriptions_changed(TourWebRTCBin *self, bool local, bool remote) {
         priv->ice_restart_pending = false;
         restarts = ++priv->ice_restarts;
         restarted = true;
+        old_local = priv->old_local_ufrag;
+        old_remote = priv->old_remote_ufrag;
       }
     }
     peer = priv->peer_id;
@@ -615,7 +626,9 @@ static void descriptions_changed(TourWebRTCBin *self, bool local, bool remote) {
                               "session-id", G_TYPE_STRING, session.c_str(), "ice-restarts",
                               G_TYPE_UINT, restarts, "local-ufrag", G_TYPE_STRING,
                               local_ufrag.c_str(), "remote-ufrag", G_TYPE_STRING,
-                              remote_ufrag.c_str(), nullptr)));
+                              remote_ufrag.c_str(), "old-local-ufrag", G_TYPE_STRING,
+                              old_local.c_str(), "old-remote-ufrag", G_TYPE_STRING,
+                              old_remote.c_str(), nullptr)));
   }
   if (both) {
     move_to(self, ConnectionState::kIceExchange, "offer and answer set", true);
@@ -1033,7 +1046,10 @@ static void on_recovery_requested(TourSignaller *, const gchar *peer_id, const g
     std::lock_guard<std::mutex> guard(priv->lock);
     mine = priv->running && priv->role == TOUR_ROLE_GUIDE && priv->peer_id == peer_id &&
            priv->session_id == session_id && priv->negotiations > 0;
-    allowed = priv->recoverable;
+    allowed = priv->recoverable && (priv->max_recovery_requests == 0 ||
+                                    priv->recovery_requests < priv->max_recovery_requests);
+    if (mine && allowed)
+      priv->recovery_requests++;
     if (mine && allowed && reset) {
       gchar *fresh = g_strdup_printf("%08x%08x", g_random_int(), g_random_int());
       priv->session_id = fresh;
@@ -1041,7 +1057,8 @@ static void on_recovery_requested(TourSignaller *, const gchar *peer_id, const g
     }
   }
   if (mine && !allowed) {
-    GST_INFO_OBJECT(self, "%s asked for %s, but recovery is off", peer_id, level);
+    GST_INFO_OBJECT(self, "%s asked for %s, but recovery is off or max-recovery-requests used",
+                    peer_id, level);
   } else if (mine) {
     GST_INFO_OBJECT(self, "%s asks for %s", peer_id, level);
     if (reset)
@@ -1464,6 +1481,9 @@ static void tour_webrtc_bin_set_property(GObject *object, guint prop_id, const G
     case PROP_RECOVERABLE:
       priv->recoverable = g_value_get_boolean(value);
       break;
+    case PROP_MAX_RECOVERY_REQUESTS:
+      priv->max_recovery_requests = g_value_get_uint(value);
+      break;
     default:
       if (prop_id >= PROP_TIMEOUT_FIRST &&
           prop_id < PROP_TIMEOUT_FIRST + kTimeoutProperties.size()) {
@@ -1519,6 +1539,9 @@ static void tour_webrtc_bin_get_property(GObject *object, guint prop_id, GValue 
       break;
     case PROP_RECOVERABLE:
       g_value_set_boolean(value, priv->recoverable);
+      break;
+    case PROP_MAX_RECOVERY_REQUESTS:
+      g_value_set_uint(value, priv->max_recovery_requests);
       break;
     case PROP_NEGOTIATIONS:
       g_value_set_uint(value, priv->negotiations);
@@ -1641,6 +1664,15 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
           "accepted",
           FALSE,
           (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
+  g_object_class_install_property(
+      gobject_class, PROP_MAX_RECOVERY_REQUESTS,
+      g_param_spec_uint("max-recovery-requests", "Max recovery requests",
+                        "Guide: the attendee's recovery requests (ICE restarts, signaling "
+                        "resets) served on this connection; later ones are ignored (0 = no "
+                        "limit)",
+                        0, G_MAXUINT, 0,
+                        (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                      GST_PARAM_MUTABLE_PLAYING)));
   const auto read_only = (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_property(
       gobject_class, PROP_NEGOTIATIONS,
