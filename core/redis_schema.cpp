@@ -223,7 +223,7 @@ bool decode_coordination(std::string_view json, CoordinationState *out, std::str
 }
 
 std::string encode_participant(const ParticipantRecord &record) {
-  return dump_json(Json{
+  Json root{
       {"id", record.id},
       {"role", to_string(record.role)},
       {"tourId", record.tour},
@@ -234,7 +234,14 @@ std::string encode_participant(const ParticipantRecord &record) {
       {"connected", record.connected},
       {"iceGatheringComplete", record.ice_gathering_complete},
       {"profile", record.profile},
-  });
+  };
+  if (record.has_recoveries) {
+    Json recoveries = Json::object();
+    for (int i = 0; i < kRecoveryLevelCount; i++)
+      recoveries[to_string(static_cast<RecoveryLevel>(i))] = record.recoveries[i];
+    root["recoveries"] = recoveries;
+  }
+  return dump_json(root);
 }
 
 bool decode_participant(std::string_view json, ParticipantRecord *out, std::string *error) {
@@ -253,6 +260,17 @@ bool decode_participant(std::string_view json, ParticipantRecord *out, std::stri
       !reader.read(root, "", "iceGatheringComplete", &record.ice_gathering_complete) ||
       !reader.read(root, "", "profile", &record.profile, Presence::kOptional)) {
     return false;
+  }
+  const Json *recoveries = nullptr;
+  if (!reader.object(root, "", "recoveries", &recoveries, Presence::kOptional))
+    return false;
+  if (recoveries) {
+    record.has_recoveries = true;
+    for (int i = 0; i < kRecoveryLevelCount; i++) {
+      if (!reader.read(*recoveries, "recoveries.", to_string(static_cast<RecoveryLevel>(i)),
+                       &record.recoveries[i], Presence::kOptional))
+        return false;
+    }
   }
   ConnectionState state;
   if (!connection_state_from_string(record.state, &state)) {

@@ -5,6 +5,7 @@
 // fields, never throw, and explain the first problem in *error.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -76,6 +77,10 @@ struct ParticipantRecord {
   bool connected = false;
   bool ice_gathering_complete = false;  // iceGatheringComplete
   std::string profile;                  // optional, may be empty
+  // Guide: recoveries its attendees needed, per level (ice_restart, signaling_reset,
+  // full_reconnect), since it started; optional, written by a guide only.
+  bool has_recoveries = false;
+  std::array<int64_t, 3> recoveries{};
 };
 std::string encode_participant(const ParticipantRecord &record);
 bool decode_participant(std::string_view json, ParticipantRecord *out, std::string *error);

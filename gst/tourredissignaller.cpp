@@ -26,6 +26,7 @@
  */
 #include "tourredissignaller.h"
 
+#include <array>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -36,6 +37,7 @@
 
 #include <gst/sdp/sdp.h>
 
+#include "backoff.h"
 #include "ice_buffer.h"
 #include "redis-connection.h"
 #include "redis-scripts.h"
@@ -130,6 +132,10 @@ struct TourRedisSignallerPrivate {
   std::map<std::string, PeerView> peers;                            /* guide: attendees by id */
   std::set<std::string> sessions_with_candidates;
   std::set<std::string> warned;
+  /* Guide: recoveries its attendees asked for, per level (a new join id
+   * of a known attendee is a full reconnect), for the participant record. */
+  std::array<int64_t, kRecoveryLevelCount> recoveries{};
+  std::map<std::string, std::string> join_ids; /* guide: attendees' last join ids */
 };
 
 struct _TourRedisSignaller {
@@ -285,6 +291,8 @@ void write_participant(TourRedisSignaller *self) {
   record.connected = priv->self_view.state == "connected";
   record.ice_gathering_complete = priv->self_view.gathered;
   record.profile = s.profile;
+  record.has_recoveries = is_guide(self);
+  record.recoveries = priv->recoveries;
   send_command(self, {"SET", participant_key(s.tour, s.language, s.participant_id),
                       encode_participant(record), "PX", std::to_string(ttl_ms(self))});
 }
@@ -332,6 +340,7 @@ void check_expired_attendees(TourRedisSignaller *self) {
                      return;
                    if (self->priv->peers.erase(id) == 0)
                      return;
+                   self->priv->join_ids.erase(id);
                    GST_INFO_OBJECT(self, "attendee %s expired (no heartbeat)", id.c_str());
                    tour_signaller_emit_peer_left(TOUR_SIGNALLER(self), id.c_str());
                  });
@@ -504,14 +513,20 @@ void on_message(TourRedisSignaller *self, const std::string &channel, const std:
   switch (message.type) {
     case SignalType::kJoin:
       if (guide) {
+        auto known = priv->join_ids.find(message.from);
+        if (known != priv->join_ids.end() && known->second != message.session)
+          priv->recoveries[static_cast<int>(RecoveryLevel::kFullReconnect)]++;
+        priv->join_ids[message.from] = message.session;
         priv->peers.emplace(message.from, PeerView());
         tour_signaller_emit_peer_joined(TOUR_SIGNALLER(self), message.from.c_str(),
                                         message.session.c_str());
       }
       break;
     case SignalType::kLeave:
-      if (guide)
+      if (guide) {
         priv->peers.erase(message.from);
+        priv->join_ids.erase(message.from);
+      }
       tour_signaller_emit_peer_left(TOUR_SIGNALLER(self), message.from.c_str());
       break;
     case SignalType::kGuideReady:
@@ -535,6 +550,11 @@ void on_message(TourRedisSignaller *self, const std::string &channel, const std:
       handle_candidate(self, message);
       break;
     case SignalType::kRecover:
+      if (guide) {
+        RecoveryLevel level;
+        if (recovery_level_from_string(message.level, &level))
+          priv->recoveries[static_cast<int>(level)]++;
+      }
       if (guide)
         tour_signaller_emit_recovery_requested(TOUR_SIGNALLER(self), message.from.c_str(),
                                                message.session.c_str(), message.level.c_str());
@@ -661,6 +681,7 @@ static gboolean tour_redis_signaller_start(TourSignaller *signaller, GError **er
   priv->active = settings;
   priv->url = url;
   priv->join_id = hex_id();
+  priv->recoveries = {};
   priv->was_registered = false;
   priv->self_view = PeerView();
   priv->context = tour_worker_acquire();
@@ -726,6 +747,7 @@ gboolean stop_close(gpointer data) {
   priv->incoming.clear();
   priv->outgoing_sequence.clear();
   priv->peers.clear();
+  priv->join_ids.clear();
   priv->sessions_with_candidates.clear();
   priv->warned.clear();
   return G_SOURCE_REMOVE;

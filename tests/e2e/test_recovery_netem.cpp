@@ -247,6 +247,22 @@ TEST_F(RecoveryNetem, LinkDownPastLevelsOneAndTwoFullReconnectBringsItBack) {
   EXPECT_EQ(field(failed[0], "level"), "ice_restart");
   EXPECT_EQ(field(failed[1], "level"), "signaling_reset");
   expect_tone_after(recovered);
+
+  /* The guide's totals for the diagnostics report, in its participant
+   * record: one recovery at each level. */
+  tourcast::ParticipantRecord guide;
+  bool counted = wait_until(
+      [&] {
+        ScopedNetns in(net_->guide_ns());
+        RedisClient redis(kRedisPort);
+        auto raw = redis.get(tourcast::participant_key(kTour, "en", "guide"));
+        std::string error;
+        return raw && tourcast::decode_participant(*raw, &guide, &error) &&
+               guide.recoveries == std::array<int64_t, 3>{1, 1, 1};
+      },
+      5000);
+  EXPECT_TRUE(counted) << guide.has_recoveries << " " << guide.recoveries[0] << " "
+                       << guide.recoveries[1] << " " << guide.recoveries[2];
 }
 
 /* The guide is SIGKILLed and started again: the attendee hears it again

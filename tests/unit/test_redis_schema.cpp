@@ -357,6 +357,31 @@ TEST(Participant, RoundTrip) {
   EXPECT_EQ(decoded.profile, "low-latency");
 }
 
+TEST(Participant, GuideRecoveryTotalsRoundTripAndAreOptional) {
+  ParticipantRecord record = sample_participant();
+  EXPECT_EQ(encode_participant(record).find("recoveries"), std::string::npos);
+  record.has_recoveries = true;
+  record.recoveries = {4, 1, 2};
+  const std::string encoded = encode_participant(record);
+  EXPECT_NE(encoded.find(R"("recoveries":{"full_reconnect":2,"ice_restart":4,"signaling_reset":1})"),
+            std::string::npos)
+      << encoded;
+  ParticipantRecord decoded;
+  std::string error;
+  ASSERT_TRUE(decode_participant(encoded, &decoded, &error)) << error;
+  EXPECT_TRUE(decoded.has_recoveries);
+  EXPECT_EQ(decoded.recoveries, (std::array<int64_t, 3>{4, 1, 2}));
+
+  ParticipantRecord plain;
+  ASSERT_TRUE(decode_participant(encode_participant(sample_participant()), &plain, &error));
+  EXPECT_FALSE(plain.has_recoveries);
+
+  std::string bad = encoded;
+  bad.replace(bad.find("\"ice_restart\":4"), 15, "\"ice_restart\":\"4\"");
+  EXPECT_FALSE(decode_participant(bad, &decoded, &error)) << bad;
+  EXPECT_EQ(error, "participant JSON: field 'recoveries.ice_restart' must be an integer");
+}
+
 TEST(Participant, ProfileIsOptional) {
   Json doc = Json::parse(encode_participant(sample_participant()));
   doc.erase("profile");
