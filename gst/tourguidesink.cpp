@@ -202,13 +202,12 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
    * old buffers keeps the tee (and every other attendee) moving. */
   g_object_set(peer->queue, "leaky", 2, "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time",
                (guint64)PEER_QUEUE_MAX_TIME_NS, nullptr);
-  peer->webrtc = GST_ELEMENT(
-      g_object_new(TOUR_TYPE_WEBRTC_BIN, "role", TOUR_ROLE_GUIDE, "peer-id", id.c_str(),
-                   "session-id", session, "latency", channel.latency_ms, "ice-addresses",
-                   channel.ice_addresses.empty() ? nullptr : channel.ice_addresses.c_str(),
-                   "quality-interval", channel.quality_interval_ms, "recoverable",
-                   channel.auto_recovery, "max-recovery-requests",
-                   2 * channel.max_recovery_attempts, nullptr));
+  peer->webrtc = GST_ELEMENT(g_object_new(
+      TOUR_TYPE_WEBRTC_BIN, "role", TOUR_ROLE_GUIDE, "peer-id", id.c_str(), "session-id", session,
+      "latency", channel.latency_ms, "ice-addresses",
+      channel.ice_addresses.empty() ? nullptr : channel.ice_addresses.c_str(), "quality-interval",
+      channel.quality_interval_ms, "recoverable", channel.auto_recovery, "max-recovery-requests",
+      2 * channel.max_recovery_attempts, nullptr));
   g_free(session);
   TourSignaller *signaller = priv->signaller.ref();
   tour_webrtc_bin_set_shared_signaller(TOUR_WEBRTC_BIN(peer->webrtc), signaller);

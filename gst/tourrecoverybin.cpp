@@ -207,8 +207,7 @@ static void on_offer(TourSignaller *, const gchar *peer_id, const gchar *session
     std::lock_guard<std::mutex> guard(priv->lock);
     if (priv->peer && priv->ever_connected && priv->auto_recovery &&
         desc->type == GST_WEBRTC_SDP_TYPE_OFFER &&
-        !(priv->phase == Phase::kAttempting &&
-          priv->step.level == RecoveryLevel::kSignalingReset))
+        !(priv->phase == Phase::kAttempting && priv->step.level == RecoveryLevel::kSignalingReset))
       peer = GST_ELEMENT(gst_object_ref(priv->peer));
   }
   if (peer) {
@@ -299,10 +298,9 @@ static void post_recovery(TourRecoveryBin *self, const char *event, const Recove
 }
 
 static GstStructure *stats_structure(const RecoveryStats &st) {
-  GstStructure *s = gst_structure_new("tourcast-recovery-stats", "sessions", G_TYPE_INT64,
-                                      (gint64)st.sessions, "recovered", G_TYPE_INT64,
-                                      (gint64)st.recovered, "given-up", G_TYPE_INT64,
-                                      (gint64)st.given_up, nullptr);
+  GstStructure *s = gst_structure_new(
+      "tourcast-recovery-stats", "sessions", G_TYPE_INT64, (gint64)st.sessions, "recovered",
+      G_TYPE_INT64, (gint64)st.recovered, "given-up", G_TYPE_INT64, (gint64)st.given_up, nullptr);
   for (int i = 0; i < kRecoveryLevelCount; i++) {
     std::string level = to_string(static_cast<RecoveryLevel>(i));
     for (char &c : level)
@@ -535,9 +533,11 @@ static gboolean on_tick(gpointer data) {
       show_state(self); /* failed, before the error stops the pipeline */
     post_recovery(self, event, step, duration, reason, peer_id);
     if (g_strcmp0(event, "attempt") == 0)
-      GST_INFO_OBJECT(self, "%s attempt %d (%d in all) in %" G_GINT64_FORMAT " ms, timeout %" G_GINT64_FORMAT " ms",
-                      to_string(step.level), step.attempt, step.total_attempt, (gint64)step.delay_ms,
-                      (gint64)step.timeout_ms);
+      GST_INFO_OBJECT(self,
+                      "%s attempt %d (%d in all) in %" G_GINT64_FORMAT
+                      " ms, timeout %" G_GINT64_FORMAT " ms",
+                      to_string(step.level), step.attempt, step.total_attempt,
+                      (gint64)step.delay_ms, (gint64)step.timeout_ms);
     else if (g_strcmp0(event, "recovered") == 0)
       GST_INFO_OBJECT(self, "recovered by %s (attempt %d) in %" G_GINT64_FORMAT " ms",
                       to_string(step.level), step.attempt, duration);
@@ -621,14 +621,14 @@ GstElement *tour_recovery_bin_get_peer(TourRecoveryBin *self) {
 static void tour_recovery_bin_init(TourRecoveryBin *self) {
   self->priv = new TourRecoveryBinPrivate();
   TourRecoveryBinPrivate *priv = self->priv;
-  priv->src = gst_ghost_pad_new_no_target_from_template("src",
-                                                        gst_static_pad_template_get(&src_template));
+  priv->src =
+      gst_ghost_pad_new_no_target_from_template("src", gst_static_pad_template_get(&src_template));
   gst_pad_add_probe(priv->src,
                     (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
                     on_media, self, nullptr);
   gst_element_add_pad(GST_ELEMENT(self), priv->src);
-  adopt_peer(self, GST_ELEMENT(g_object_new(TOUR_TYPE_WEBRTC_BIN, "role", TOUR_ROLE_ATTENDEE,
-                                            nullptr)));
+  adopt_peer(self,
+             GST_ELEMENT(g_object_new(TOUR_TYPE_WEBRTC_BIN, "role", TOUR_ROLE_ATTENDEE, nullptr)));
   GST_OBJECT_FLAG_SET(self, GST_ELEMENT_FLAG_SOURCE);
 }
 

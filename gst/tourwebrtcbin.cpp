@@ -622,13 +622,12 @@ static void descriptions_changed(TourWebRTCBin *self, bool local, bool remote) {
         GST_ELEMENT(self),
         gst_message_new_element(
             GST_OBJECT(self),
-            gst_structure_new("tourcast-ice-restart", "peer-id", G_TYPE_STRING, peer.c_str(),
-                              "session-id", G_TYPE_STRING, session.c_str(), "ice-restarts",
-                              G_TYPE_UINT, restarts, "local-ufrag", G_TYPE_STRING,
-                              local_ufrag.c_str(), "remote-ufrag", G_TYPE_STRING,
-                              remote_ufrag.c_str(), "old-local-ufrag", G_TYPE_STRING,
-                              old_local.c_str(), "old-remote-ufrag", G_TYPE_STRING,
-                              old_remote.c_str(), nullptr)));
+            gst_structure_new(
+                "tourcast-ice-restart", "peer-id", G_TYPE_STRING, peer.c_str(), "session-id",
+                G_TYPE_STRING, session.c_str(), "ice-restarts", G_TYPE_UINT, restarts,
+                "local-ufrag", G_TYPE_STRING, local_ufrag.c_str(), "remote-ufrag", G_TYPE_STRING,
+                remote_ufrag.c_str(), "old-local-ufrag", G_TYPE_STRING, old_local.c_str(),
+                "old-remote-ufrag", G_TYPE_STRING, old_remote.c_str(), nullptr)));
   }
   if (both) {
     move_to(self, ConnectionState::kIceExchange, "offer and answer set", true);
@@ -830,9 +829,8 @@ static void on_session_description(TourSignaller *, const gchar *peer_id, const 
      * the answer carries new credentials. */
     std::string offered = sdp_ufrag(desc->sdp);
     std::string current = description_ufrag(priv->webrtc, "current-remote-description");
-    GST_INFO_OBJECT(self, "renegotiation from %s in %s session %s (remote ufrag %s -> %s)",
-                    peer_id, new_session ? "new" : "the same", session_id, current.c_str(),
-                    offered.c_str());
+    GST_INFO_OBJECT(self, "renegotiation from %s in %s session %s (remote ufrag %s -> %s)", peer_id,
+                    new_session ? "new" : "the same", session_id, current.c_str(), offered.c_str());
     std::string why;
     if (offered != current && !restart_ice_credentials(self, &why))
       GST_WARNING_OBJECT(self, "cannot restart ICE: %s", why.c_str());
@@ -1005,8 +1003,8 @@ static void on_connection_state(GstElement *webrtc, GParamSpec *, TourWebRTCBin 
     if (!recoverable(self))
       move_to(self, ConnectionState::kFailed, "peer connection failed (ICE or DTLS)", false);
     else if (current != ConnectionState::kReconnecting)
-      move_to(self, ConnectionState::kReconnecting, "peer connection failed: waiting for a recovery",
-              false);
+      move_to(self, ConnectionState::kReconnecting,
+              "peer connection failed: waiting for a recovery", false);
   }
 }
 
@@ -1081,8 +1079,8 @@ static void connect_signaller_locked(TourWebRTCBin *self) {
                                                   G_CALLBACK(on_session_description), self));
   priv->signaller_handlers.push_back(
       connect_weak(priv->signaller, "handle-ice", G_CALLBACK(on_handle_ice), self));
-  priv->signaller_handlers.push_back(connect_weak(priv->signaller, "recovery-requested",
-                                                  G_CALLBACK(on_recovery_requested), self));
+  priv->signaller_handlers.push_back(
+      connect_weak(priv->signaller, "recovery-requested", G_CALLBACK(on_recovery_requested), self));
 }
 
 static void set_signaller(TourWebRTCBin *self, TourSignaller *signaller, bool shared) {
@@ -1666,13 +1664,13 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
           (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
   g_object_class_install_property(
       gobject_class, PROP_MAX_RECOVERY_REQUESTS,
-      g_param_spec_uint("max-recovery-requests", "Max recovery requests",
-                        "Guide: the attendee's recovery requests (ICE restarts, signaling "
-                        "resets) served on this connection; later ones are ignored (0 = no "
-                        "limit)",
-                        0, G_MAXUINT, 0,
-                        (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-                                      GST_PARAM_MUTABLE_PLAYING)));
+      g_param_spec_uint(
+          "max-recovery-requests", "Max recovery requests",
+          "Guide: the attendee's recovery requests (ICE restarts, signaling "
+          "resets) served on this connection; later ones are ignored (0 = no "
+          "limit)",
+          0, G_MAXUINT, 0,
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
   const auto read_only = (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_property(
       gobject_class, PROP_NEGOTIATIONS,
@@ -1683,8 +1681,8 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
   g_object_class_install_property(
       gobject_class, PROP_ICE_RESTARTS,
       g_param_spec_uint("ice-restarts", "ICE restarts",
-                        "ICE restarts negotiated (new ICE credentials on both sides)", 0,
-                        G_MAXUINT, 0, read_only));
+                        "ICE restarts negotiated (new ICE credentials on both sides)", 0, G_MAXUINT,
+                        0, read_only));
   g_object_class_install_property(
       gobject_class, PROP_LOCAL_ICE_UFRAG,
       g_param_spec_string("local-ice-ufrag", "Local ICE ufrag",

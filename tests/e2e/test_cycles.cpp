@@ -1,5 +1,14 @@
 /* 200 attendees join, hear the guide and leave: the process's memory and
- * file descriptors come back to where they were.
+ * file descriptors come back to where they were (+-5 %).
+ *
+ * Not registered with meson yet: file descriptors come back exactly, but the
+ * heap in use grows by 10-15 KiB per cycle (about 4 MiB of RSS over 200
+ * cycles, +11 % of this process's 39 MiB), and main grows as much, so it is
+ * older than recovery and still to be found. Run it by hand:
+ *   build/tests/e2e/tourcast-e2e --gtest_filter=Cycles.* (under netns-run.sh)
+ * TOURCAST_CYCLES_TRACE=1 prints RSS and heap every 40 cycles;
+ * TOURCAST_CYCLES_EXTRA adds properties to both ends (e.g.
+ * quality-interval=0, which changes nothing) to bisect.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <gtest/gtest.h>
@@ -57,8 +66,9 @@ void wave(const std::string &url, int first, int n) {
   std::vector<std::unique_ptr<Pipeline>> attendees;
   for (int i = 0; i < n; i++) {
     std::string name = "c" + std::to_string(first + i);
-    attendees.push_back(
-        std::make_unique<Pipeline>(attendee_description(name, "cycle", "en", url)));
+    attendees.push_back(std::make_unique<Pipeline>(attendee_description(
+        name, "cycle", "en", url,
+        g_getenv("TOURCAST_CYCLES_EXTRA") ? g_getenv("TOURCAST_CYCLES_EXTRA") : "")));
     meters.push_back(std::make_unique<ToneMeter>(attendees.back()->get((name + "_out").c_str())));
     ASSERT_NE(attendees.back()->play(), GST_STATE_CHANGE_FAILURE);
   }
@@ -74,7 +84,9 @@ void wave(const std::string &url, int first, int n) {
 TEST(Cycles, TwoHundredJoinLeaveCyclesComeBackToBaseline) {
   RedisServer redis;
   ASSERT_TRUE(redis.running()) << redis.error();
-  Pipeline guide(guide_description("guide", "cycle", "en", 440, redis.url()));
+  Pipeline guide(guide_description(
+      "guide", "cycle", "en", 440, redis.url(),
+      g_getenv("TOURCAST_CYCLES_EXTRA") ? g_getenv("TOURCAST_CYCLES_EXTRA") : ""));
   ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
   constexpr int kPerWave = 4;
   auto settle = [&] {
@@ -97,11 +109,11 @@ TEST(Cycles, TwoHundredJoinLeaveCyclesComeBackToBaseline) {
     wave(redis.url(), 1000 + i, kPerWave);
     if (HasFatalFailure())
       return;
-    if (g_getenv("TOURCAST_CYCLES_TRACE") && (i + kPerWave) % 40 == 0)
-    {
+    if (g_getenv("TOURCAST_CYCLES_TRACE") && (i + kPerWave) % 40 == 0) {
       std::printf("after %d: RSS %ld KiB, fds %d\n", i + kPerWave, rss_kib(), open_fds());
       struct mallinfo2 m = mallinfo2();
-      std::printf("  main arena in use %zu KiB, mmapped %zu KiB\n", m.uordblks / 1024, m.hblkhd / 1024);
+      std::printf("  main arena in use %zu KiB, mmapped %zu KiB\n", m.uordblks / 1024,
+                  m.hblkhd / 1024);
     }
   }
   settle();
@@ -111,8 +123,7 @@ TEST(Cycles, TwoHundredJoinLeaveCyclesComeBackToBaseline) {
   RecordProperty("rss_after_kib", std::to_string(rss_after));
   RecordProperty("fds_before", std::to_string(fds_before));
   RecordProperty("fds_after", std::to_string(fds_after));
-  std::printf("RSS %ld -> %ld KiB, fds %d -> %d\n", rss_before, rss_after, fds_before,
-              fds_after);
+  std::printf("RSS %ld -> %ld KiB, fds %d -> %d\n", rss_before, rss_after, fds_before, fds_after);
   EXPECT_LE(rss_after, rss_before * 105 / 100) << "RSS " << rss_before << " -> " << rss_after;
   EXPECT_GE(rss_after, rss_before * 95 / 100) << "RSS " << rss_before << " -> " << rss_after;
   EXPECT_LE(fds_after, fds_before + fds_before * 5 / 100) << fds_before << " -> " << fds_after;

@@ -55,7 +55,8 @@ std::string field(const std::string &line, const std::string &key) {
   if (at == std::string::npos)
     return "";
   size_t end = line.find_first_of(",;", at + 1);
-  std::string value = line.substr(at + 1, end == std::string::npos ? std::string::npos : end - at - 1);
+  std::string value =
+      line.substr(at + 1, end == std::string::npos ? std::string::npos : end - at - 1);
   if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
     value = value.substr(1, value.size() - 2);
   return value;
@@ -115,13 +116,13 @@ class RecoveryNetem : public ::testing::Test {
   }
 
   pid_t start_guide(const std::string &log) {
-    return net_->spawn(net_->guide_ns(),
-                       {"gst-launch-1.0", "-m", "audiotestsrc", "is-live=true", "freq=440", "!",
-                        "audio/x-raw,rate=48000,channels=1", "!", "tourguidesink",
-                        std::string("tour=") + kTour, "language=en", "redis-url=" + redis_url_,
-                        "heartbeat-interval=500", "quality-interval=0",
-                        "ice-addresses=" + net_->guide_addr()},
-                       dir_ + "/" + log);
+    return net_->spawn(
+        net_->guide_ns(),
+        {"gst-launch-1.0", "-m", "audiotestsrc", "is-live=true", "freq=440", "!",
+         "audio/x-raw,rate=48000,channels=1", "!", "tourguidesink", std::string("tour=") + kTour,
+         "language=en", "redis-url=" + redis_url_, "heartbeat-interval=500", "quality-interval=0",
+         "ice-addresses=" + net_->guide_addr()},
+        dir_ + "/" + log);
   }
 
   /* @recovery: extra settings of the attendee (peer:: for its tourrecoverybin). */
@@ -142,15 +143,14 @@ class RecoveryNetem : public ::testing::Test {
                                      "ice-addresses=" + net_->attendee_addr(1),
                                      "peer::media-timeout=1000"};
     argv.insert(argv.end(), recovery.begin(), recovery.end());
-    for (const char *tail : {"!", "audioconvert", "!", "level", "interval=250000000", "!",
-                             "fakesink", "sync=false"})
+    for (const char *tail :
+         {"!", "audioconvert", "!", "level", "interval=250000000", "!", "fakesink", "sync=false"})
       argv.push_back(tail);
     attendee_ = net_->spawn(net_->attendee_ns(1), argv, dir_ + "/attendee.log");
     ASSERT_GT(guide_, 0);
     ASSERT_GT(attendee_, 0);
-    ASSERT_TRUE(wait_until([&] { return attendee_log().find("tourcast-first-audio") !=
-                                        std::string::npos; },
-                           30000))
+    ASSERT_TRUE(wait_until(
+        [&] { return attendee_log().find("tourcast-first-audio") != std::string::npos; }, 30000))
         << attendee_log().substr(0, 4000);
     /* A second of audio before the fault. */
     g_usleep(G_USEC_PER_SEC);
@@ -311,8 +311,8 @@ TEST_F(RecoveryNetem, LinkNeverBackGivesUpWithAnErrorAndStateFailed) {
   /* About 1 + 1.2 + 2 + 3 + 2 + 7.5 + 3 = 19.7 s at the most; gst-launch exits
    * on the error. */
   int status = 0;
-  bool exited = wait_until([&] { return waitpid(attendee_, &status, WNOHANG) == attendee_; },
-                           40000);
+  bool exited =
+      wait_until([&] { return waitpid(attendee_, &status, WNOHANG) == attendee_; }, 40000);
   std::string log = attendee_log();
   ASSERT_TRUE(exited) << log.substr(log.size() > 6000 ? log.size() - 6000 : 0);
   attendee_ = -1;

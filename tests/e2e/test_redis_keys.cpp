@@ -150,7 +150,8 @@ TEST(RedisKeys, CoordinationParticipantsAndExpiry) {
   EXPECT_TRUE(wait_until([&] { return attendee_count(guide) == 1 && walker_peer == nullptr; },
                          heartbeat_timeout_ms + 5000))
       << "attendee-count " << attendee_count(guide) << ", peer freed " << (walker_peer == nullptr);
-  EXPECT_LE(g_get_monotonic_time() - killed_at, (heartbeat_timeout_ms + 5000) * G_GINT64_CONSTANT(1000));
+  EXPECT_LE(g_get_monotonic_time() - killed_at,
+            (heartbeat_timeout_ms + 5000) * G_GINT64_CONSTANT(1000));
   if (walker_peer)
     g_object_remove_weak_pointer(G_OBJECT(walker_peer), reinterpret_cast<gpointer *>(&walker_peer));
   EXPECT_FALSE(client.exists(participant_key("castle", "it", "walker")));

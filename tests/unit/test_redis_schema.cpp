@@ -363,8 +363,9 @@ TEST(Participant, GuideRecoveryTotalsRoundTripAndAreOptional) {
   record.has_recoveries = true;
   record.recoveries = {4, 1, 2};
   const std::string encoded = encode_participant(record);
-  EXPECT_NE(encoded.find(R"("recoveries":{"full_reconnect":2,"ice_restart":4,"signaling_reset":1})"),
-            std::string::npos)
+  EXPECT_NE(
+      encoded.find(R"("recoveries":{"full_reconnect":2,"ice_restart":4,"signaling_reset":1})"),
+      std::string::npos)
       << encoded;
   ParticipantRecord decoded;
   std::string error;
@@ -454,10 +455,9 @@ TEST(Signal, EncodesOnlyMeaningfulFields) {
 }
 
 TEST(Signal, RoundTripEveryType) {
-  for (SignalType type :
-       {SignalType::kJoin, SignalType::kLeave, SignalType::kOffer, SignalType::kAnswer,
-        SignalType::kCandidate, SignalType::kGuideReady, SignalType::kEndOfCandidates,
-        SignalType::kRecover}) {
+  for (SignalType type : {SignalType::kJoin, SignalType::kLeave, SignalType::kOffer,
+                          SignalType::kAnswer, SignalType::kCandidate, SignalType::kGuideReady,
+                          SignalType::kEndOfCandidates, SignalType::kRecover}) {
     SignalMessage message = signal(type);
     if (type == SignalType::kOffer || type == SignalType::kAnswer) {
       message.sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n";
