@@ -117,6 +117,7 @@ struct TourRecoveryBinPrivate {
   bool ever_connected = false;
   bool guide_restarted = false;
   std::string trigger;
+  std::string give_up_error; /* posted on the next tick */
   TourConnectionState shown = TOUR_CONNECTION_STATE_INITIALIZING;
 };
 
@@ -434,6 +435,7 @@ static gboolean on_tick(gpointer data) {
   std::string reason;
   gint64 duration = 0;
   bool do_act = false, gave_up = false;
+  std::string error;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     if (state == TOUR_CONNECTION_STATE_CONNECTED && last_media > 0)
@@ -510,6 +512,10 @@ static gboolean on_tick(gpointer data) {
         break;
       }
       case Phase::kGaveUp:
+        /* The error goes a tick after the gave-up message and the failed
+         * state, which an application (gst-launch) would otherwise not see:
+         * it stops at the error. */
+        error.swap(priv->give_up_error);
         break;
     }
   }
@@ -541,12 +547,16 @@ static gboolean on_tick(gpointer data) {
     else if (g_strcmp0(event, "recovered") == 0)
       GST_INFO_OBJECT(self, "recovered by %s (attempt %d) in %" G_GINT64_FORMAT " ms",
                       to_string(step.level), step.attempt, duration);
-    if (gave_up)
-      GST_ELEMENT_ERROR(self, RESOURCE, FAILED,
-                        ("connection to %s lost and not recovered: %s",
-                         peer_id.empty() ? "the guide" : peer_id.c_str(), step.reason.c_str()),
-                        ("every recovery level tried"));
+    if (gave_up) {
+      std::lock_guard<std::mutex> guard(priv->lock);
+      priv->give_up_error = "connection to " +
+                            (peer_id.empty() ? std::string("the guide") : peer_id) +
+                            " lost and not recovered: " + step.reason;
+    }
   }
+  if (!error.empty())
+    GST_ELEMENT_ERROR(self, RESOURCE, FAILED, ("%s", error.c_str()),
+                      ("every recovery level tried"));
   if (do_act) {
     GST_INFO_OBJECT(self, "trying %s (attempt %d)", to_string(step.level), step.attempt);
     act(self, step.level);
