@@ -132,16 +132,33 @@ void RecoveryPlanner::end_session(int64_t now) {
   awaiting_ = false;
 }
 
+void RecoveryPlanner::open_session(int64_t now) {
+  in_session_ = true;
+  session_start_ms_ = now;
+  level_index_ = 0;
+  attempts_at_level_ = 0;
+  total_attempts_ = 0;
+  awaiting_ = false;
+  ++stats_.sessions;
+}
+
+void RecoveryPlanner::escalate(RecoveryLevel level, int64_t now_ms) {
+  const int64_t now = monotonic(now_ms);
+  if (!in_session_)
+    open_session(now);
+  else if (awaiting_)
+    record_failure(now);
+  const int target = index_of(level);
+  if (target > level_index_) {
+    level_index_ = target;
+    attempts_at_level_ = 0;
+  }
+}
+
 RecoveryStep RecoveryPlanner::next(bool last_attempt_failed, int64_t now_ms, double random01) {
   const int64_t now = monotonic(now_ms);
   if (!in_session_) {
-    in_session_ = true;
-    session_start_ms_ = now;
-    level_index_ = 0;
-    attempts_at_level_ = 0;
-    total_attempts_ = 0;
-    awaiting_ = false;
-    ++stats_.sessions;
+    open_session(now);
   } else if (awaiting_) {
     if (!last_attempt_failed)
       return last_step_;

@@ -113,12 +113,19 @@ class RecoveryPlanner {
   bool record_failure(int64_t now_ms);
   bool record_success(int64_t now_ms);
 
+  // Skips the cheaper levels: the next attempt is at `level` (attempt 1 there) when that is
+  // further up the ladder than the session's current level. Opens a session when none is
+  // open; an attempt awaiting its verdict counts as failed. For when the cheaper levels cannot
+  // work, e.g. the peer lost the session they would resume.
+  void escalate(RecoveryLevel level, int64_t now_ms);
+
   bool in_session() const { return in_session_; }
   bool awaiting_verdict() const { return awaiting_; }
   const RecoveryStats &stats() const { return stats_; }
 
  private:
   int64_t monotonic(int64_t now_ms);
+  void open_session(int64_t now);
   void end_session(int64_t now);
   void close_attempt(int64_t now);
 

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "adaptation.h"
+#include "backoff.h"
 #include "json_fields.h"
 #include "state_machine.h"
 #include "text_util.h"
@@ -58,7 +59,8 @@ constexpr const char *kPhaseNames[] = {"initial",      "offer_sent", "answer_sen
                                        "ice_exchange", "connected",  "failed"};
 constexpr const char *kRoleNames[] = {"guide", "attendee"};
 constexpr const char *kSignalTypeNames[] = {
-    "join", "leave", "offer", "answer", "candidate", "guide-ready", "end-of-candidates", "status"};
+    "join",        "leave", "offer",  "answer", "candidate", "guide-ready", "end-of-candidates",
+    "status",      "recover"};
 
 // Reads a string field that must be one of `names`.
 template <typename Enum, size_t N>
@@ -226,7 +228,7 @@ bool decode_coordination(std::string_view json, CoordinationState *out, std::str
 }
 
 std::string encode_participant(const ParticipantRecord &record) {
-  return dump_json(Json{
+  Json root{
       {"id", record.id},
       {"role", to_string(record.role)},
       {"tourId", record.tour},
@@ -237,7 +239,14 @@ std::string encode_participant(const ParticipantRecord &record) {
       {"connected", record.connected},
       {"iceGatheringComplete", record.ice_gathering_complete},
       {"profile", record.profile},
-  });
+  };
+  if (record.has_recoveries) {
+    Json recoveries = Json::object();
+    for (int i = 0; i < kRecoveryLevelCount; i++)
+      recoveries[to_string(static_cast<RecoveryLevel>(i))] = record.recoveries[i];
+    root["recoveries"] = recoveries;
+  }
+  return dump_json(root);
 }
 
 bool decode_participant(std::string_view json, ParticipantRecord *out, std::string *error) {
@@ -256,6 +265,17 @@ bool decode_participant(std::string_view json, ParticipantRecord *out, std::stri
       !reader.read(root, "", "iceGatheringComplete", &record.ice_gathering_complete) ||
       !reader.read(root, "", "profile", &record.profile, Presence::kOptional)) {
     return false;
+  }
+  const Json *recoveries = nullptr;
+  if (!reader.object(root, "", "recoveries", &recoveries, Presence::kOptional))
+    return false;
+  if (recoveries) {
+    record.has_recoveries = true;
+    for (int i = 0; i < kRecoveryLevelCount; i++) {
+      if (!reader.read(*recoveries, "recoveries.", to_string(static_cast<RecoveryLevel>(i)),
+                       &record.recoveries[i], Presence::kOptional))
+        return false;
+    }
   }
   ConnectionState state;
   if (!connection_state_from_string(record.state, &state)) {
@@ -288,9 +308,11 @@ std::string encode_signal(const SignalMessage &message) {
       root["profile"] = message.profile;
     if (message.battery_saving)
       root["batterySaving"] = true;
-    if (!message.level.empty())
-      root["level"] = message.level;
+    if (!message.quality_level.empty())
+      root["qualityLevel"] = message.quality_level;
   }
+  if (!message.level.empty())
+    root["level"] = message.level;
   return dump_json(root);
 }
 
@@ -328,17 +350,27 @@ bool decode_signal(std::string_view json, SignalMessage *out, std::string *error
     return false;
   }
   if (!reader.read(root, "", "profile", &message.profile, Presence::kOptional) ||
-      !reader.read(root, "", "batterySaving", &message.battery_saving, Presence::kOptional))
+      !reader.read(root, "", "batterySaving", &message.battery_saving, Presence::kOptional) ||
+      !reader.read(root, "", "qualityLevel", &message.quality_level, Presence::kOptional))
     return false;
-  QualityLevel level = QualityLevel::kHigh;
-  if (!reader.read(root, "", "level", &message.level, Presence::kOptional))
-    return false;
-  if (!message.level.empty() && !quality_level_from_string(message.level, &level))
-    return reader.fail("field 'level' has unknown value \"" + message.level +
+  QualityLevel quality = QualityLevel::kHigh;
+  if (!message.quality_level.empty() && !quality_level_from_string(message.quality_level, &quality))
+    return reader.fail("field 'qualityLevel' has unknown value \"" + message.quality_level +
                        "\" (expected one of maximum, high, medium, low, minimum)");
   if (message.profile.size() > kMaxProfileBytes)
     return reader.fail("profile is " + std::to_string(message.profile.size()) +
                        " bytes, more than 64");
+  const bool is_recover = message.type == SignalType::kRecover;
+  if (!reader.read(root, "", "level", &message.level,
+                   is_recover ? Presence::kRequired : Presence::kOptional)) {
+    return false;
+  }
+  RecoveryLevel level = RecoveryLevel::kIceRestart;
+  if (is_recover && !recovery_level_from_string(message.level, &level)) {
+    return reader.field_problem("level", "has unknown value " + quote_for_message(message.level) +
+                                             " (expected ice_restart, signaling_reset or "
+                                             "full_reconnect)");
+  }
   *out = std::move(message);
   return true;
 }

@@ -5,6 +5,7 @@
 // fields, never throw, and explain the first problem in *error.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -79,6 +80,10 @@ struct ParticipantRecord {
   bool connected = false;
   bool ice_gathering_complete = false;  // iceGatheringComplete
   std::string profile;                  // optional, may be empty
+  // Guide: recoveries its attendees needed, per level (ice_restart, signaling_reset,
+  // full_reconnect), since it started; optional, written by a guide only.
+  bool has_recoveries = false;
+  std::array<int64_t, 3> recoveries{};
 };
 std::string encode_participant(const ParticipantRecord &record);
 bool decode_participant(std::string_view json, ParticipantRecord *out, std::string *error);
@@ -92,15 +97,18 @@ enum class SignalType {
   kGuideReady,
   kEndOfCandidates,
   kStatus,
+  kRecover,
 };
-// "join", "leave", "offer", "answer", "candidate", "guide-ready", "end-of-candidates", "status".
-// A status message tells the guide what an attendee says about itself (profile, battery).
+// "join", "leave", "offer", "answer", "candidate", "guide-ready", "end-of-candidates", "status",
+// "recover". A status message tells the guide what an attendee says about itself (profile,
+// battery, a level to be held at); recover asks the guide for a recovery level.
 const char *to_string(SignalType type);
 bool signal_type_from_string(std::string_view text, SignalType *out);
 
 // Pub/sub payload. Every message needs type, from and ts; offer/answer a non-empty sdp;
-// candidate a non-empty candidate, sdpMLineIndex and seq >= 1. Documents over 256 KiB are
-// refused.
+// candidate a non-empty candidate, sdpMLineIndex and seq >= 1; recover a level that is a
+// recovery level name ("ice_restart", "signaling_reset", "full_reconnect"). Documents over
+// 256 KiB are refused.
 struct SignalMessage {
   SignalType type = SignalType::kJoin;
   std::string from;
@@ -117,8 +125,10 @@ struct SignalMessage {
   // only when true).
   std::string profile;
   bool battery_saving = false;
-  // join and status: the level the attendee asks to be held at ("level": a quality level
-  // name); empty lets the guide choose from the attendee's reports.
+  // join and status: the quality level the attendee asks to be held at ("qualityLevel": a
+  // quality level name); empty lets the guide choose from the attendee's reports.
+  std::string quality_level;
+  // recover: the recovery level the attendee asks its guide for.
   std::string level;
 };
 constexpr size_t kMaxSignalBytes = 256 * 1024;

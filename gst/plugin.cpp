@@ -7,6 +7,7 @@
 #include "tourguidesink.h"
 #include "touropusadapter.h"
 #include "tourqualitymonitor.h"
+#include "tourrecoverybin.h"
 #include "tourredissignaller.h"
 #include "tourwebrtcbin.h"
 
@@ -22,6 +23,7 @@ static gboolean plugin_init(GstPlugin *plugin) {
   ok |= GST_ELEMENT_REGISTER(tourattendeesrc, plugin);
   ok |= GST_ELEMENT_REGISTER(tourqualitymonitor, plugin);
   ok |= GST_ELEMENT_REGISTER(touropusadapter, plugin);
+  ok |= GST_ELEMENT_REGISTER(tourrecoverybin, plugin);
   return ok;
 }
 

@@ -98,6 +98,22 @@ void install_channel_properties(GObjectClass *klass, const char *latency_blurb) 
                           "The TourSignaller to use (default: a tourredissignaller built from "
                           "tour, language and redis-url)",
                           TOUR_TYPE_SIGNALLER, flags));
+  g_object_class_install_property(
+      klass, CHANNEL_PROP_AUTO_RECOVERY,
+      g_param_spec_boolean(
+          "auto-recovery", "Auto recovery",
+          "Recover lost connections by themselves (the seed's enableAutoRecovery): an attendee "
+          "escalates ICE restart, signaling reset, full reconnect (see tourrecoverybin); a guide "
+          "keeps a failed peer for its attendee's recovery and serves its requests",
+          ChannelSettings().auto_recovery, flags));
+  g_object_class_install_property(
+      klass, CHANNEL_PROP_MAX_RECOVERY_ATTEMPTS,
+      g_param_spec_uint("max-recovery-attempts", "Max recovery attempts",
+                        "Recovery attempts per level before the next level, and before giving "
+                        "up with an error after the last (the seed's maxRecoveryAttempts; 0 "
+                        "gives up at once). On a guide: recovery requests served per attendee "
+                        "connection (3 levels x this)",
+                        0, 100, ChannelSettings().max_recovery_attempts, flags));
 }
 
 bool set_channel_property(ChannelSettings *settings, ChannelSignaller *signaller, guint prop_id,
@@ -129,6 +145,12 @@ bool set_channel_property(ChannelSettings *settings, ChannelSignaller *signaller
       return true;
     case CHANNEL_PROP_RTCP_INTERVAL:
       settings->rtcp_interval_ms = g_value_get_uint(value);
+      return true;
+    case CHANNEL_PROP_AUTO_RECOVERY:
+      settings->auto_recovery = g_value_get_boolean(value);
+      return true;
+    case CHANNEL_PROP_MAX_RECOVERY_ATTEMPTS:
+      settings->max_recovery_attempts = g_value_get_uint(value);
       return true;
     case CHANNEL_PROP_SIGNALLER:
       if (g_value_get_object(value))
@@ -168,6 +190,12 @@ bool get_channel_property(const ChannelSettings &settings, const ChannelSignalle
       return true;
     case CHANNEL_PROP_RTCP_INTERVAL:
       g_value_set_uint(value, settings.rtcp_interval_ms);
+      return true;
+    case CHANNEL_PROP_AUTO_RECOVERY:
+      g_value_set_boolean(value, settings.auto_recovery);
+      return true;
+    case CHANNEL_PROP_MAX_RECOVERY_ATTEMPTS:
+      g_value_set_uint(value, settings.max_recovery_attempts);
       return true;
     case CHANNEL_PROP_SIGNALLER:
       g_value_take_object(value, signaller.ref());

@@ -26,6 +26,8 @@ struct ChannelSettings {
   std::string ice_addresses;
   guint quality_interval_ms = 1000; /* 0: no quality monitoring */
   guint rtcp_interval_ms = 500;     /* tourwebrtcbin's rtcp-interval */
+  bool auto_recovery = true;        /* the seed's enableAutoRecovery */
+  guint max_recovery_attempts = 3;  /* the seed's maxRecoveryAttempts, per level */
 };
 
 enum ChannelProperty {
@@ -39,6 +41,8 @@ enum ChannelProperty {
   CHANNEL_PROP_QUALITY_INTERVAL,
   CHANNEL_PROP_RTCP_INTERVAL,
   CHANNEL_PROP_SIGNALLER,
+  CHANNEL_PROP_AUTO_RECOVERY,
+  CHANNEL_PROP_MAX_RECOVERY_ATTEMPTS,
   CHANNEL_PROP_LAST,
 };
 

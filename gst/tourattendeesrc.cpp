@@ -7,12 +7,14 @@
  *
  * An attendee of one tour/language channel: joins through the signaller (by
  * default a tourredissignaller on redis-url), answers the guide's offer and
- * produces the decoded audio (Opus decoded to raw audio at 48 kHz).
+ * produces the decoded audio (Opus decoded to raw audio at 48 kHz). A
+ * lost connection comes back by itself (auto-recovery, see tourrecoverybin:
+ * ICE restart, signaling reset, full reconnect).
  *
  * Posts an element message `tourcast-first-audio` (fields `elapsed-ms`, gint64,
  * from start to the first decoded buffer, and `peer-id`) once, and forwards
- * its peer's `tourcast-state` messages. A failed connection is an element
- * error.
+ * its peer's `tourcast-state` and `tourcast-recovery` messages. A failed
+ * connection (or a recovery that gave up) is an element error.
  *
  * ## Example launch line
  * |[
@@ -29,6 +31,7 @@
 #include "signaller-glue.h"
 #include "tourcast-enums.h"
 #include "tourcast-worker.h"
+#include "tourrecoverybin.h"
 #include "tourredissignaller.h"
 #include "tourwebrtcbin.h"
 
@@ -76,13 +79,6 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
 static GParamSpec *state_pspec = nullptr;
 static GParamSpec *first_audio_pspec = nullptr;
 
-static void on_peer_pad_added(GstElement *, GstPad *pad, TourAttendeeSrc *self) {
-  GstPad *sink = gst_element_get_static_pad(self->priv->depayloader, "sink");
-  if (gst_pad_is_linked(sink) || gst_pad_link(pad, sink) != GST_PAD_LINK_OK)
-    GST_WARNING_OBJECT(self, "could not link the received stream %s", GST_PAD_NAME(pad));
-  gst_object_unref(sink);
-}
-
 static void on_peer_state(GObject *, GParamSpec *, TourAttendeeSrc *self) {
   g_object_notify_by_pspec(G_OBJECT(self), state_pspec);
 }
@@ -96,7 +92,11 @@ static GstPadProbeReturn on_first_buffer(GstPad *, GstPadProbeInfo *, gpointer d
     self->priv->first_audio_ms = elapsed;
   }
   gchar *peer_id = nullptr;
-  g_object_get(self->priv->peer, "peer-id", &peer_id, nullptr);
+  GstElement *peer = tour_recovery_bin_get_peer(TOUR_RECOVERY_BIN(self->priv->peer));
+  if (peer) {
+    g_object_get(peer, "peer-id", &peer_id, nullptr);
+    gst_object_unref(peer);
+  }
   GST_INFO_OBJECT(self, "first audio after %" G_GINT64_FORMAT " ms", elapsed);
   gst_element_post_message(
       GST_ELEMENT(self),
@@ -152,18 +152,23 @@ static bool start(TourAttendeeSrc *self) {
   ProfileSettings settings = settings_for(profile.device, profile.network);
   if (channel.heartbeat_interval_ms == 0)
     channel.heartbeat_interval_ms = (guint)settings.heartbeat_interval_ms;
-  g_object_set(priv->peer, "latency", channel.latency_ms, "ice-addresses",
+  GstElement *peer = tour_recovery_bin_get_peer(TOUR_RECOVERY_BIN(priv->peer));
+  g_object_set(peer, "latency", channel.latency_ms, "ice-addresses",
                channel.ice_addresses.empty() ? nullptr : channel.ice_addresses.c_str(),
                "quality-interval", channel.quality_interval_ms, "rtcp-interval",
                channel.rtcp_interval_ms, "connecting-timeout",
                (guint)settings.connection_timeout_ms, "ice-exchange-timeout",
                (guint)settings.connection_timeout_ms, nullptr);
+  /* Recovery timeouts and backoff follow the network profile. */
+  g_object_set(priv->peer, "auto-recovery", channel.auto_recovery, "max-recovery-attempts",
+               channel.max_recovery_attempts, "network", to_string(profile.network), nullptr);
   TourSignaller *signaller = priv->signaller.ref();
   if (g_object_class_find_property(G_OBJECT_GET_CLASS(signaller), "profile"))
     g_object_set(signaller, "profile", profile_to_string(profile).c_str(), nullptr);
   set_signaller_battery(signaller, battery_saving);
   set_signaller_level(signaller, auto_quality, level);
-  tour_webrtc_bin_set_shared_signaller(TOUR_WEBRTC_BIN(priv->peer), signaller);
+  tour_webrtc_bin_set_shared_signaller(TOUR_WEBRTC_BIN(peer), signaller);
+  gst_object_unref(peer);
   g_object_unref(signaller);
   return priv->signaller.start(GST_ELEMENT(self), channel, {});
 }
@@ -175,7 +180,7 @@ static void stop(TourAttendeeSrc *self) {
 static void tour_attendee_src_handle_message(GstBin *bin, GstMessage *message) {
   auto *self = TOUR_ATTENDEE_SRC(bin);
   if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ELEMENT &&
-      GST_MESSAGE_SRC(message) == GST_OBJECT(self->priv->peer)) {
+      TOUR_IS_WEBRTC_BIN(GST_MESSAGE_SRC(message))) {
     const GstStructure *s = gst_message_get_structure(message);
     if (gst_structure_has_name(s, "tourcast-state") &&
         g_strcmp0(gst_structure_get_string(s, "new-state"), "failed") == 0) {
@@ -213,14 +218,14 @@ static GstStateChangeReturn tour_attendee_src_change_state(GstElement *element,
 static void tour_attendee_src_init(TourAttendeeSrc *self) {
   self->priv = new TourAttendeeSrcPrivate();
   TourAttendeeSrcPrivate *priv = self->priv;
-  priv->peer = GST_ELEMENT(
-      g_object_new(TOUR_TYPE_WEBRTC_BIN, "name", "peer", "role", TOUR_ROLE_ATTENDEE, nullptr));
+  /* The peer connection inside a recovery, which replaces it on a full
+   * reconnect; its src pad stays. */
+  priv->peer = GST_ELEMENT(g_object_new(TOUR_TYPE_RECOVERY_BIN, "name", "peer", nullptr));
   priv->depayloader = gst_element_factory_make("rtpopusdepay", "depayloader");
   GstElement *decoder = gst_element_factory_make("opusdec", "decoder");
   g_assert(priv->peer && priv->depayloader && decoder);
   gst_bin_add_many(GST_BIN(self), priv->peer, priv->depayloader, decoder, nullptr);
-  gst_element_link(priv->depayloader, decoder);
-  g_signal_connect(priv->peer, "pad-added", G_CALLBACK(on_peer_pad_added), self);
+  gst_element_link_many(priv->peer, priv->depayloader, decoder, nullptr);
   g_signal_connect(priv->peer, "notify::state", G_CALLBACK(on_peer_state), self);
   GstPad *target = gst_element_get_static_pad(decoder, "src");
   gst_pad_add_probe(target, GST_PAD_PROBE_TYPE_BUFFER, on_first_buffer, self, nullptr);

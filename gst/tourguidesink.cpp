@@ -387,7 +387,8 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
       TOUR_TYPE_WEBRTC_BIN, "role", TOUR_ROLE_GUIDE, "peer-id", id.c_str(), "session-id", session,
       "latency", channel.latency_ms, "ice-addresses",
       channel.ice_addresses.empty() ? nullptr : channel.ice_addresses.c_str(), "quality-interval",
-      channel.quality_interval_ms, "rtcp-interval", channel.rtcp_interval_ms, nullptr));
+      channel.quality_interval_ms, "rtcp-interval", channel.rtcp_interval_ms, "recoverable",
+      channel.auto_recovery, "max-recovery-requests", 2 * channel.max_recovery_attempts, nullptr));
   g_free(session);
   TourSignaller *signaller = priv->signaller.ref();
   tour_webrtc_bin_set_shared_signaller(TOUR_WEBRTC_BIN(peer->webrtc), signaller);
@@ -448,7 +449,9 @@ static void on_quality_report(TourGuideSink *self, const GstStructure *report) {
     int fec = fec_packet_loss_percentage(metrics.loss_rate);
     bool fec_changed = fec != peer.fec_loss_percentage;
     peer.fec_loss_percentage = fec;
-    if (priv->auto_quality)
+    /* A link that is down (reconnecting) is recovery's business: a lower
+     * level would not bring it back, and climbing again would take minutes. */
+    if (priv->auto_quality && peer.state == "connected")
       decision = peer.chooser.on_report(metrics, tour_now_ms());
     if (decision.changed) {
       peer.pending_reason = decision.reason;

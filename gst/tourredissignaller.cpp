@@ -26,6 +26,7 @@
  */
 #include "tourredissignaller.h"
 
+#include <array>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -37,6 +38,7 @@
 #include <gst/sdp/sdp.h>
 
 #include "adaptation.h"
+#include "backoff.h"
 #include "ice_buffer.h"
 #include "redis-connection.h"
 #include "redis-scripts.h"
@@ -135,6 +137,10 @@ struct TourRedisSignallerPrivate {
   std::map<std::string, PeerView> peers;                            /* guide: attendees by id */
   std::set<std::string> sessions_with_candidates;
   std::set<std::string> warned;
+  /* Guide: recoveries its attendees asked for, per level (a new join id
+   * of a known attendee is a full reconnect), for the participant record. */
+  std::array<int64_t, kRecoveryLevelCount> recoveries{};
+  std::map<std::string, std::string> join_ids; /* guide: attendees' last join ids */
 };
 
 struct _TourRedisSignaller {
@@ -290,6 +296,8 @@ void write_participant(TourRedisSignaller *self) {
   record.connected = priv->self_view.state == "connected";
   record.ice_gathering_complete = priv->self_view.gathered;
   record.profile = s.profile;
+  record.has_recoveries = is_guide(self);
+  record.recoveries = priv->recoveries;
   send_command(self, {"SET", participant_key(s.tour, s.language, s.participant_id),
                       encode_participant(record), "PX", std::to_string(ttl_ms(self))});
 }
@@ -309,7 +317,7 @@ void publish_to_guide(TourRedisSignaller *self, SignalType type) {
   message.session = priv->join_id;
   message.profile = priv->active.profile;
   message.battery_saving = priv->active.battery_saving;
-  message.level = priv->active.requested_level;
+  message.quality_level = priv->active.requested_level;
   publish(self, peer_channel(self, GUIDE_CHANNEL_RECIPIENT), message);
 }
 
@@ -347,6 +355,7 @@ void check_expired_attendees(TourRedisSignaller *self) {
                      return;
                    if (self->priv->peers.erase(id) == 0)
                      return;
+                   self->priv->join_ids.erase(id);
                    GST_INFO_OBJECT(self, "attendee %s expired (no heartbeat)", id.c_str());
                    tour_signaller_emit_peer_left(TOUR_SIGNALLER(self), id.c_str());
                  });
@@ -510,8 +519,8 @@ void emit_peer_status(TourRedisSignaller *self, const SignalMessage &message) {
                                            message.battery_saving, nullptr);
   if (!message.profile.empty())
     gst_structure_set(status, "profile", G_TYPE_STRING, message.profile.c_str(), nullptr);
-  if (!message.level.empty())
-    gst_structure_set(status, "requested-level", G_TYPE_STRING, message.level.c_str(), nullptr);
+  if (!message.quality_level.empty())
+    gst_structure_set(status, "requested-level", G_TYPE_STRING, message.quality_level.c_str(), nullptr);
   tour_signaller_emit_peer_status(TOUR_SIGNALLER(self), message.from.c_str(), status);
   gst_structure_free(status);
 }
@@ -539,6 +548,10 @@ void on_message(TourRedisSignaller *self, const std::string &channel, const std:
   switch (message.type) {
     case SignalType::kJoin:
       if (guide) {
+        auto known = priv->join_ids.find(message.from);
+        if (known != priv->join_ids.end() && known->second != message.session)
+          priv->recoveries[static_cast<int>(RecoveryLevel::kFullReconnect)]++;
+        priv->join_ids[message.from] = message.session;
         priv->peers.emplace(message.from, PeerView());
         tour_signaller_emit_peer_joined(TOUR_SIGNALLER(self), message.from.c_str(),
                                         message.session.c_str());
@@ -550,8 +563,10 @@ void on_message(TourRedisSignaller *self, const std::string &channel, const std:
         emit_peer_status(self, message);
       break;
     case SignalType::kLeave:
-      if (guide)
+      if (guide) {
         priv->peers.erase(message.from);
+        priv->join_ids.erase(message.from);
+      }
       tour_signaller_emit_peer_left(TOUR_SIGNALLER(self), message.from.c_str());
       break;
     case SignalType::kGuideReady:
@@ -569,6 +584,16 @@ void on_message(TourRedisSignaller *self, const std::string &channel, const std:
       break;
     case SignalType::kCandidate:
       handle_candidate(self, message);
+      break;
+    case SignalType::kRecover:
+      if (guide) {
+        RecoveryLevel level;
+        if (recovery_level_from_string(message.level, &level))
+          priv->recoveries[static_cast<int>(level)]++;
+      }
+      if (guide)
+        tour_signaller_emit_recovery_requested(TOUR_SIGNALLER(self), message.from.c_str(),
+                                               message.session.c_str(), message.level.c_str());
       break;
     case SignalType::kEndOfCandidates:
       break;
@@ -692,6 +717,7 @@ static gboolean tour_redis_signaller_start(TourSignaller *signaller, GError **er
   priv->active = settings;
   priv->url = url;
   priv->join_id = hex_id();
+  priv->recoveries = {};
   priv->was_registered = false;
   priv->self_view = PeerView();
   priv->context = tour_worker_acquire();
@@ -757,6 +783,7 @@ gboolean stop_close(gpointer data) {
   priv->incoming.clear();
   priv->outgoing_sequence.clear();
   priv->peers.clear();
+  priv->join_ids.clear();
   priv->sessions_with_candidates.clear();
   priv->warned.clear();
   return G_SOURCE_REMOVE;
@@ -933,6 +960,31 @@ static void tour_redis_signaller_report_channel(TourSignaller *signaller, const 
   });
 }
 
+/* ice_restart and signaling_reset go to the guide as a "recover" message;
+ * full_reconnect is a join with a new join id, which makes the guide replace
+ * its peer connection for this attendee. */
+static void tour_redis_signaller_request_recovery(TourSignaller *signaller, const gchar *peer_id,
+                                                  const gchar *session_id, const gchar *level) {
+  auto *self = TOUR_REDIS_SIGNALLER(signaller);
+  std::string peer = peer_id, session = session_id, lvl = level;
+  run_on_worker(self, [self, peer, session, lvl]() {
+    TourRedisSignallerPrivate *priv = self->priv;
+    if (!priv->running || is_guide(self))
+      return;
+    if (lvl == "full_reconnect") {
+      priv->join_id = hex_id();
+      publish_to_guide(self, SignalType::kJoin);
+      return;
+    }
+    SignalMessage message;
+    message.type = SignalType::kRecover;
+    message.to = peer;
+    message.session = session;
+    message.level = lvl;
+    publish(self, peer_channel(self, peer), message);
+  });
+}
+
 static void tour_redis_signaller_iface_init(TourSignallerInterface *iface) {
   iface->start = tour_redis_signaller_start;
   iface->stop = tour_redis_signaller_stop;
@@ -941,6 +993,7 @@ static void tour_redis_signaller_iface_init(TourSignallerInterface *iface) {
   iface->report_status = tour_redis_signaller_report_status;
   iface->end_session = tour_redis_signaller_end_session;
   iface->report_channel = tour_redis_signaller_report_channel;
+  iface->request_recovery = tour_redis_signaller_request_recovery;
 }
 
 /* ---------- GObject ---------- */

@@ -39,6 +39,8 @@ enum {
   SIGNAL_ACTION_REPORT_STATUS,
   SIGNAL_ACTION_END_SESSION,
   SIGNAL_ACTION_REPORT_CHANNEL,
+  SIGNAL_RECOVERY_REQUESTED,
+  SIGNAL_ACTION_REQUEST_RECOVERY,
   N_SIGNALS
 };
 
@@ -149,6 +151,18 @@ static void tour_signaller_default_init(TourSignallerInterface *iface) {
   signals[SIGNAL_INFO] = g_signal_new("info", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
                                       G_TYPE_NONE, 2, G_TYPE_STRING, GST_TYPE_STRUCTURE);
 
+  /**
+   * TourSignaller::recovery-requested:
+   * @peer_id: the attendee asking
+   * @session_id: its peer connection
+   * @level: "ice_restart" or "signaling_reset"
+   *
+   * On the guide: an attendee lost its media and asks for a cheap recovery.
+   */
+  signals[SIGNAL_RECOVERY_REQUESTED] =
+      g_signal_new("recovery-requested", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
+                   G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+
   signals[SIGNAL_ACTION_START] = g_signal_new_class_handler(
       "start", type, (GSignalFlags)(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION), G_CALLBACK(action_start),
       nullptr, nullptr, nullptr, G_TYPE_BOOLEAN, 0);
@@ -175,6 +189,10 @@ static void tour_signaller_default_init(TourSignallerInterface *iface) {
       "report-channel", type, (GSignalFlags)(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
       G_CALLBACK(tour_signaller_report_channel), nullptr, nullptr, nullptr, G_TYPE_NONE, 1,
       G_TYPE_STRING);
+  signals[SIGNAL_ACTION_REQUEST_RECOVERY] = g_signal_new_class_handler(
+      "request-recovery", type, (GSignalFlags)(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+      G_CALLBACK(tour_signaller_request_recovery), nullptr, nullptr, nullptr, G_TYPE_NONE, 3,
+      G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 gboolean tour_signaller_start(TourSignaller *self, GError **error) {
@@ -225,6 +243,20 @@ void tour_signaller_end_session(TourSignaller *self, const gchar *peer_id,
   TourSignallerInterface *iface = TOUR_SIGNALLER_GET_IFACE(self);
   if (iface->end_session)
     iface->end_session(self, peer_id, session_id ? session_id : "");
+}
+
+void tour_signaller_request_recovery(TourSignaller *self, const gchar *peer_id,
+                                     const gchar *session_id, const gchar *level) {
+  g_return_if_fail(TOUR_IS_SIGNALLER(self));
+  g_return_if_fail(peer_id != nullptr && level != nullptr);
+  TourSignallerInterface *iface = TOUR_SIGNALLER_GET_IFACE(self);
+  if (iface->request_recovery)
+    iface->request_recovery(self, peer_id, session_id ? session_id : "", level);
+}
+
+void tour_signaller_emit_recovery_requested(TourSignaller *self, const gchar *peer_id,
+                                            const gchar *session_id, const gchar *level) {
+  g_signal_emit(self, signals[SIGNAL_RECOVERY_REQUESTED], 0, peer_id, session_id, level);
 }
 
 void tour_signaller_emit_peer_joined(TourSignaller *self, const gchar *peer_id,

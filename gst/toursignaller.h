@@ -36,12 +36,18 @@ G_DECLARE_INTERFACE(TourSignaller, tour_signaller, TOUR, SIGNALLER, GObject)
  * @report_status: record a peer connection's state (a ConnectionState name,
  *   such as "connected") and whether local gathering is complete.
  * @end_session: the session with @peer_id is over (peer gone or torn down).
+ * @request_recovery: an attendee asks for recovery of its connection at
+ *   @level ("ice_restart", "signaling_reset" or "full_reconnect"):
+ *   the first two reach the guide as #TourSignaller::recovery-requested for
+ *   @peer_id / @session_id; "full_reconnect" joins the channel again with a
+ *   new join id, so the guide builds a new peer connection.
  *
  * Every vfunc is also an action signal of the same name, so applications and
  * bindings can drive a signaller without linking to tourcast. Implementations
  * emit #TourSignaller::peer-joined, #TourSignaller::peer-left,
  * #TourSignaller::session-description, #TourSignaller::handle-ice,
- * #TourSignaller::error and #TourSignaller::warning from their own thread.
+ * #TourSignaller::recovery-requested, #TourSignaller::error and
+ * #TourSignaller::warning from their own thread.
  */
 struct _TourSignallerInterface {
   GTypeInterface parent_iface;
@@ -57,6 +63,8 @@ struct _TourSignallerInterface {
   void (*end_session)(TourSignaller *self, const gchar *peer_id, const gchar *session_id);
   /* Optional: publishes the guide's diagnostic report (JSON) of its channel. */
   void (*report_channel)(TourSignaller *self, const gchar *json);
+  void (*request_recovery)(TourSignaller *self, const gchar *peer_id, const gchar *session_id,
+                           const gchar *level);
 };
 
 gboolean tour_signaller_start(TourSignaller *self, GError **error);
@@ -69,6 +77,8 @@ void tour_signaller_report_status(TourSignaller *self, const gchar *peer_id, con
                                   gboolean ice_gathering_complete);
 void tour_signaller_end_session(TourSignaller *self, const gchar *peer_id, const gchar *session_id);
 void tour_signaller_report_channel(TourSignaller *self, const gchar *json);
+void tour_signaller_request_recovery(TourSignaller *self, const gchar *peer_id,
+                                     const gchar *session_id, const gchar *level);
 
 /* For implementations: emit the interface's notifications. */
 void tour_signaller_emit_peer_joined(TourSignaller *self, const gchar *peer_id,
@@ -81,6 +91,8 @@ void tour_signaller_emit_session_description(TourSignaller *self, const gchar *p
                                              GstWebRTCSessionDescription *sdp);
 void tour_signaller_emit_handle_ice(TourSignaller *self, const gchar *peer_id,
                                     const gchar *session_id, guint mline, const gchar *candidate);
+void tour_signaller_emit_recovery_requested(TourSignaller *self, const gchar *peer_id,
+                                            const gchar *session_id, const gchar *level);
 void tour_signaller_emit_error(TourSignaller *self, const gchar *message);
 void tour_signaller_emit_warning(TourSignaller *self, const gchar *message);
 void tour_signaller_emit_info(TourSignaller *self, const gchar *what, const GstStructure *details);

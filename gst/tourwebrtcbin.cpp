@@ -39,6 +39,7 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <gst/sdp/sdp.h>
+#include <gst/webrtc/nice/nice.h>
 #include <gst/webrtc/webrtc.h>
 
 #include "ice_buffer.h"
@@ -75,6 +76,12 @@ enum {
   PROP_ICE_TCP,
   PROP_QUALITY_INTERVAL,
   PROP_RTCP_INTERVAL,
+  PROP_RECOVERABLE,
+  PROP_MAX_RECOVERY_REQUESTS,
+  PROP_NEGOTIATIONS,
+  PROP_ICE_RESTARTS,
+  PROP_LOCAL_ICE_UFRAG,
+  PROP_REMOTE_ICE_UFRAG,
   PROP_TIMEOUT_FIRST, /* one property per state, in ConnectionState order */
 };
 
@@ -119,6 +126,9 @@ struct TourWebRTCBinPrivate {
   bool ice_tcp = DEFAULT_ICE_TCP;
   guint quality_interval_ms = DEFAULT_QUALITY_INTERVAL_MS;
   std::atomic<guint> rtcp_interval_ms{DEFAULT_RTCP_INTERVAL_MS};
+  bool recoverable = false;
+  guint max_recovery_requests = 0;
+  guint recovery_requests = 0;
   TourSignaller *signaller = nullptr;
   bool signaller_shared = false;
   bool signaller_started = false;
@@ -133,6 +143,16 @@ struct TourWebRTCBinPrivate {
   guint remote_media_count = 0;
   bool negotiation_started = false;
   bool gathering_complete = false;
+  /* Recovery: a renegotiation with new ICE credentials is under way (they
+   * replace webrtcbin's, which 1.22 reuses), and how many completed. */
+  bool ice_restart_pending = false;
+  std::string restart_ufrag;
+  std::string restart_pwd;
+  bool accept_new_session = false;
+  std::string old_local_ufrag;
+  std::string old_remote_ufrag;
+  guint negotiations = 0;
+  guint ice_restarts = 0;
   bool ever_started = false;
   bool running = false;
   GMainContext *worker = nullptr;
@@ -176,7 +196,11 @@ static void move_to(TourWebRTCBin *self, ConnectionState to, const std::string &
     if (!priv->running)
       return;
     std::string error;
-    if (advance) {
+    if (advance && priv->machine.state() == ConnectionState::kReconnecting &&
+        to != ConnectionState::kConnected) {
+      /* A recovery renegotiates on a live connection: it stays reconnecting
+       * until the connection is back, not signaling again. */
+    } else if (advance) {
       t.happened = priv->machine.advance_to(to, reason, tour_now_ms(), &t.change);
     } else {
       t.happened = priv->machine.transition(to, reason, tour_now_ms(), &t.change, &error);
@@ -311,6 +335,225 @@ static void schedule_timer_locked(TourWebRTCBin *self) {
   g_source_attach(priv->timer, priv->worker);
 }
 
+/* The signaller (a new reference, or nullptr) with the peer and session to
+ * address, read under the lock, for a call made without it. */
+struct SignalTarget {
+  TourSignaller *signaller = nullptr;
+  std::string peer;
+  std::string session;
+  SignalTarget() = default;
+  SignalTarget(const SignalTarget &) = delete;
+  SignalTarget &operator=(const SignalTarget &) = delete;
+  ~SignalTarget() {
+    if (signaller)
+      g_object_unref(signaller);
+  }
+};
+
+static void signal_target(TourWebRTCBin *self, SignalTarget *target) {
+  TourWebRTCBinPrivate *priv = self->priv;
+  std::lock_guard<std::mutex> guard(priv->lock);
+  if (priv->signaller)
+    target->signaller = TOUR_SIGNALLER(g_object_ref(priv->signaller));
+  target->peer = priv->peer_id;
+  target->session = priv->session_id;
+}
+
+/* ---------- ICE restart ----------
+ *
+ * webrtcbin 1.22 has no ICE restart: a renegotiation reuses the ICE
+ * credentials of the previous description (a FIXME in its offer and answer
+ * code) and gathering is not run again. So a restart is built from its
+ * parts: libnice's nice_agent_restart_stream() gives the stream new local
+ * credentials and forgets the remote candidates; the new credentials replace
+ * webrtcbin's in the offer (guide) or answer (attendee) before it is set as
+ * local description, which hands them back to libnice unchanged; the remote
+ * side's new credentials come in with its description; and since gathering
+ * does not run again, the local candidates are sent once more through the
+ * signaller. The session, the transports and DTLS stay. */
+
+/* The libnice agent behind webrtcbin and the stream of its (bundled)
+ * transport; the agent is a new reference. */
+static bool find_nice_stream(TourWebRTCBin *self, NiceAgent **agent, guint *stream_id) {
+  TourWebRTCBinPrivate *priv = self->priv;
+  *agent = nullptr;
+  GstWebRTCRTPTransceiver *transceiver = nullptr;
+  g_signal_emit_by_name(priv->webrtc, "get-transceiver", 0, &transceiver);
+  if (transceiver == nullptr)
+    return false;
+  GstWebRTCDTLSTransport *dtls = nullptr;
+  for (const char *end : {"receiver", "sender"}) {
+    GObject *rtp = nullptr;
+    g_object_get(transceiver, end, &rtp, nullptr);
+    if (rtp) {
+      g_object_get(rtp, "transport", &dtls, nullptr);
+      g_object_unref(rtp);
+    }
+    if (dtls)
+      break;
+  }
+  gst_object_unref(transceiver);
+  if (dtls == nullptr)
+    return false;
+  GstWebRTCICETransport *ice_transport = nullptr;
+  g_object_get(dtls, "transport", &ice_transport, nullptr);
+  gst_object_unref(dtls);
+  bool found = false;
+  if (ice_transport && GST_IS_WEBRTC_NICE_TRANSPORT(ice_transport) &&
+      GST_WEBRTC_NICE_TRANSPORT(ice_transport)->stream) {
+    *stream_id = GST_WEBRTC_ICE_STREAM(GST_WEBRTC_NICE_TRANSPORT(ice_transport)->stream)->stream_id;
+    found = true;
+  }
+  if (ice_transport)
+    gst_object_unref(ice_transport);
+  if (!found)
+    return false;
+  GObject *ice = nullptr;
+  g_object_get(priv->webrtc, "ice-agent", &ice, nullptr);
+  if (ice == nullptr)
+    return false;
+  if (g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "agent"))
+    g_object_get(ice, "agent", agent, nullptr);
+  g_object_unref(ice);
+  return *agent != nullptr;
+}
+
+/* The ICE ufrag of the first media of webrtcbin's @property description. */
+static std::string description_ufrag(GstElement *webrtc, const char *property) {
+  GstWebRTCSessionDescription *desc = nullptr;
+  g_object_get(webrtc, property, &desc, nullptr);
+  std::string ufrag;
+  if (desc && desc->sdp) {
+    const char *value = nullptr;
+    if (gst_sdp_message_medias_len(desc->sdp) > 0)
+      value = gst_sdp_media_get_attribute_val(gst_sdp_message_get_media(desc->sdp, 0), "ice-ufrag");
+    if (value == nullptr)
+      value = gst_sdp_message_get_attribute_val(desc->sdp, "ice-ufrag");
+    ufrag = value ? value : "";
+  }
+  if (desc)
+    gst_webrtc_session_description_free(desc);
+  return ufrag;
+}
+
+/* New local ICE credentials for the stream; the next local description
+ * carries them. */
+static bool restart_ice_credentials(TourWebRTCBin *self, std::string *why) {
+  TourWebRTCBinPrivate *priv = self->priv;
+  NiceAgent *agent = nullptr;
+  guint stream_id = 0;
+  if (!find_nice_stream(self, &agent, &stream_id)) {
+    *why = "no libnice stream to restart (not negotiated yet)";
+    return false;
+  }
+  gchar *ufrag = nullptr, *pwd = nullptr;
+  bool ok = nice_agent_restart_stream(agent, stream_id) &&
+            nice_agent_get_local_credentials(agent, stream_id, &ufrag, &pwd);
+  g_object_unref(agent);
+  if (!ok) {
+    *why = "libnice refused to restart the stream";
+    g_free(ufrag);
+    g_free(pwd);
+    return false;
+  }
+  std::string old_local = description_ufrag(priv->webrtc, "current-local-description");
+  std::string old_remote = description_ufrag(priv->webrtc, "current-remote-description");
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    priv->old_local_ufrag = old_local;
+    priv->old_remote_ufrag = old_remote;
+    priv->ice_restart_pending = true;
+    priv->restart_ufrag = ufrag;
+    priv->restart_pwd = pwd;
+    /* Remote candidates wait for the new descriptions (and credentials). */
+    priv->remote_candidates.clear();
+    priv->retries.clear();
+  }
+  GST_INFO_OBJECT(self, "ICE stream %u restarted: local ufrag %s", stream_id, ufrag);
+  g_free(ufrag);
+  g_free(pwd);
+  return true;
+}
+
+static const char *credential_for(const char *key, const std::string &ufrag,
+                                  const std::string &pwd) {
+  if (g_strcmp0(key, "ice-ufrag") == 0)
+    return ufrag.c_str();
+  if (g_strcmp0(key, "ice-pwd") == 0)
+    return pwd.c_str();
+  return nullptr;
+}
+
+/* Puts @ufrag and @pwd in place of webrtcbin's reused credentials, at session
+ * level and in every media. */
+static void replace_ice_credentials(GstSDPMessage *sdp, const std::string &ufrag,
+                                    const std::string &pwd) {
+  for (guint i = 0; i < gst_sdp_message_attributes_len(sdp); i++) {
+    const GstSDPAttribute *a = gst_sdp_message_get_attribute(sdp, i);
+    if (const char *value = credential_for(a->key, ufrag, pwd)) {
+      GstSDPAttribute replacement;
+      gst_sdp_attribute_set(&replacement, a->key, value);
+      gst_sdp_message_replace_attribute(sdp, i, &replacement);
+    }
+  }
+  for (guint m = 0; m < gst_sdp_message_medias_len(sdp); m++) {
+    auto *media = const_cast<GstSDPMedia *>(gst_sdp_message_get_media(sdp, m));
+    for (guint i = 0; i < gst_sdp_media_attributes_len(media); i++) {
+      const GstSDPAttribute *a = gst_sdp_media_get_attribute(media, i);
+      if (const char *value = credential_for(a->key, ufrag, pwd)) {
+        GstSDPAttribute replacement;
+        gst_sdp_attribute_set(&replacement, a->key, value);
+        gst_sdp_media_replace_attribute(media, i, &replacement);
+      }
+    }
+  }
+}
+
+static std::string sdp_ufrag(const GstSDPMessage *sdp) {
+  const char *value = nullptr;
+  if (gst_sdp_message_medias_len(sdp) > 0)
+    value = gst_sdp_media_get_attribute_val(gst_sdp_message_get_media(sdp, 0), "ice-ufrag");
+  if (value == nullptr)
+    value = gst_sdp_message_get_attribute_val(sdp, "ice-ufrag");
+  return value ? value : "";
+}
+
+/* Gathering does not run again after a restart: the peer gets the local
+ * candidates once more, now under the new credentials. */
+static void send_local_candidates(TourWebRTCBin *self) {
+  NiceAgent *agent = nullptr;
+  guint stream_id = 0;
+  if (!find_nice_stream(self, &agent, &stream_id))
+    return;
+  SignalTarget to;
+  signal_target(self, &to);
+  GSList *candidates = nice_agent_get_local_candidates(agent, stream_id, NICE_COMPONENT_TYPE_RTP);
+  for (GSList *l = candidates; l && to.signaller; l = l->next) {
+    gchar *line =
+        nice_agent_generate_local_candidate_sdp(agent, static_cast<NiceCandidate *>(l->data));
+    if (line) {
+      const char *text = g_str_has_prefix(line, "a=") ? line + 2 : line;
+      tour_signaller_add_ice(to.signaller, to.peer.c_str(), to.session.c_str(), 0, text);
+      g_free(line);
+    }
+  }
+  g_slist_free_full(candidates, reinterpret_cast<GDestroyNotify>(nice_candidate_free));
+  g_object_unref(agent);
+}
+
+static void create_offer(TourWebRTCBin *self);
+
+/* Guide: new credentials, then an offer that carries them. */
+static void restart_ice(TourWebRTCBin *self, const std::string &reason) {
+  std::string why;
+  if (!restart_ice_credentials(self, &why)) {
+    GST_WARNING_OBJECT(self, "cannot restart ICE: %s", why.c_str());
+    return;
+  }
+  move_to(self, ConnectionState::kReconnecting, reason, false);
+  create_offer(self);
+}
+
 /* ---------- candidates ---------- */
 
 static void flush_remote_candidates(TourWebRTCBin *self) {
@@ -349,14 +592,45 @@ static void flush_remote_candidates(TourWebRTCBin *self) {
 
 static void descriptions_changed(TourWebRTCBin *self, bool local, bool remote) {
   TourWebRTCBinPrivate *priv = self->priv;
-  bool both;
+  bool both, restarted = false;
+  std::string peer, session, old_local, old_remote;
+  guint restarts = 0;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
+    bool was_ready = priv->remote_candidates.ready();
     if (local)
       priv->remote_candidates.set_local_description_set(true);
     if (remote)
       priv->remote_candidates.set_remote_description_set(true);
     both = priv->remote_candidates.ready();
+    if (both && !was_ready) {
+      priv->negotiations++;
+      if (priv->ice_restart_pending) {
+        priv->ice_restart_pending = false;
+        restarts = ++priv->ice_restarts;
+        restarted = true;
+        old_local = priv->old_local_ufrag;
+        old_remote = priv->old_remote_ufrag;
+      }
+    }
+    peer = priv->peer_id;
+    session = priv->session_id;
+  }
+  if (restarted) {
+    std::string local_ufrag = description_ufrag(priv->webrtc, "current-local-description");
+    std::string remote_ufrag = description_ufrag(priv->webrtc, "current-remote-description");
+    GST_INFO_OBJECT(self, "ICE restart %u negotiated: local ufrag %s, remote ufrag %s", restarts,
+                    local_ufrag.c_str(), remote_ufrag.c_str());
+    gst_element_post_message(
+        GST_ELEMENT(self),
+        gst_message_new_element(
+            GST_OBJECT(self),
+            gst_structure_new(
+                "tourcast-ice-restart", "peer-id", G_TYPE_STRING, peer.c_str(), "session-id",
+                G_TYPE_STRING, session.c_str(), "ice-restarts", G_TYPE_UINT, restarts,
+                "local-ufrag", G_TYPE_STRING, local_ufrag.c_str(), "remote-ufrag", G_TYPE_STRING,
+                remote_ufrag.c_str(), "old-local-ufrag", G_TYPE_STRING, old_local.c_str(),
+                "old-remote-ufrag", G_TYPE_STRING, old_remote.c_str(), nullptr)));
   }
   if (both) {
     move_to(self, ConnectionState::kIceExchange, "offer and answer set", true);
@@ -433,20 +707,10 @@ static void fail_negotiation(TourWebRTCBin *self, const std::string &what,
 }
 
 static void send_local_description(TourWebRTCBin *self, GstWebRTCSessionDescription *desc) {
-  TourWebRTCBinPrivate *priv = self->priv;
-  TourSignaller *signaller = nullptr;
-  std::string peer, session;
-  {
-    std::lock_guard<std::mutex> guard(priv->lock);
-    if (priv->signaller)
-      signaller = TOUR_SIGNALLER(g_object_ref(priv->signaller));
-    peer = priv->peer_id;
-    session = priv->session_id;
-  }
-  if (signaller == nullptr)
-    return;
-  tour_signaller_send_sdp(signaller, peer.c_str(), session.c_str(), desc);
-  g_object_unref(signaller);
+  SignalTarget to;
+  signal_target(self, &to);
+  if (to.signaller)
+    tour_signaller_send_sdp(to.signaller, to.peer.c_str(), to.session.c_str(), desc);
 }
 
 static void on_local_description_set(GstPromise *promise, gpointer data) {
@@ -459,12 +723,19 @@ static void on_local_description_set(GstPromise *promise, gpointer data) {
     return;
   }
   gst_promise_unref(promise);
+  bool restarting;
+  {
+    std::lock_guard<std::mutex> guard(ctx->self->priv->lock);
+    restarting = ctx->self->priv->ice_restart_pending;
+  }
   GstWebRTCSessionDescription *desc = nullptr;
   g_object_get(ctx->self->priv->webrtc, "local-description", &desc, nullptr);
   if (desc) {
     send_local_description(ctx->self, desc);
     gst_webrtc_session_description_free(desc);
   }
+  if (restarting)
+    send_local_candidates(ctx->self);
   descriptions_changed(ctx->self, true, false);
 }
 
@@ -484,6 +755,16 @@ static void on_description_created(GstPromise *promise, gpointer data) {
     return;
   }
   gst_promise_unref(promise);
+  std::string ufrag, pwd;
+  {
+    std::lock_guard<std::mutex> guard(self->priv->lock);
+    if (self->priv->ice_restart_pending) {
+      ufrag = self->priv->restart_ufrag;
+      pwd = self->priv->restart_pwd;
+    }
+  }
+  if (!ufrag.empty())
+    replace_ice_credentials(desc->sdp, ufrag, pwd);
   GstPromise *set = new_promise(self, ctx->type, on_local_description_set);
   g_signal_emit_by_name(self->priv->webrtc, "set-local-description", desc, set);
   gst_webrtc_session_description_free(desc);
@@ -514,16 +795,27 @@ static void on_session_description(TourSignaller *, const gchar *peer_id, const 
     return;
   TourWebRTCBinPrivate *priv = self->priv;
   bool accept = false;
+  bool renegotiation = false;
+  bool new_session = false;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     if (priv->running) {
       if (priv->role == TOUR_ROLE_ATTENDEE && desc->type == GST_WEBRTC_SDP_TYPE_OFFER) {
         /* An attendee takes the first offer of its guide; a second session
-         * (the guide restarted) is for a new element. */
+         * (the guide restarted) is for a new element, unless a recovery asked
+         * the guide for a signaling reset (a new session on this connection).
+         * A new offer in the same session is a recovery's renegotiation. */
         if (priv->session_id.empty() && (priv->peer_id.empty() || priv->peer_id == peer_id)) {
           priv->session_id = session_id;
           priv->peer_id = peer_id;
           accept = true;
+        } else if (priv->recoverable && priv->negotiations > 0 && priv->peer_id == peer_id &&
+                   (priv->session_id == session_id || priv->accept_new_session)) {
+          new_session = priv->session_id != session_id;
+          priv->session_id = session_id;
+          priv->accept_new_session = false;
+          accept = true;
+          renegotiation = true;
         } else if (priv->session_id != session_id) {
           GST_INFO_OBJECT(self, "ignoring offer of session %s: this element carries %s", session_id,
                           priv->session_id.c_str());
@@ -533,6 +825,26 @@ static void on_session_description(TourSignaller *, const gchar *peer_id, const 
       }
       if (accept)
         priv->remote_media_count = gst_sdp_message_medias_len(desc->sdp);
+    }
+  }
+  if (renegotiation) {
+    /* A changed ufrag is an ICE restart (RFC 8839): restart ours as well, so
+     * the answer carries new credentials. */
+    std::string offered = sdp_ufrag(desc->sdp);
+    std::string current = description_ufrag(priv->webrtc, "current-remote-description");
+    GST_INFO_OBJECT(self, "renegotiation from %s in %s session %s (remote ufrag %s -> %s)", peer_id,
+                    new_session ? "new" : "the same", session_id, current.c_str(), offered.c_str());
+    std::string why;
+    if (offered != current && !restart_ice_credentials(self, &why))
+      GST_WARNING_OBJECT(self, "cannot restart ICE: %s", why.c_str());
+    move_to(self, ConnectionState::kReconnecting, "the guide renegotiates", false);
+    {
+      std::lock_guard<std::mutex> guard(priv->lock);
+      bool restarting = priv->ice_restart_pending;
+      if (!restarting) {
+        priv->remote_candidates.clear();
+        priv->retries.clear();
+      }
     }
   }
   if (accept) {
@@ -560,8 +872,12 @@ static void start_offer(TourWebRTCBin *self) {
     priv->negotiation_started = true;
   }
   move_to(self, ConnectionState::kSignaling, "sink caps known, creating offer", true);
+  create_offer(self);
+}
+
+static void create_offer(TourWebRTCBin *self) {
   GstPromise *promise = new_promise(self, GST_WEBRTC_SDP_TYPE_OFFER, on_description_created);
-  g_signal_emit_by_name(priv->webrtc, "create-offer", nullptr, promise);
+  g_signal_emit_by_name(self->priv->webrtc, "create-offer", nullptr, promise);
 }
 
 /* create-offer before the sink pad has caps fails in webrtcbin 1.22, and a
@@ -613,6 +929,23 @@ static GstPadProbeReturn on_sink_event(GstPad *, GstPadProbeInfo *info, gpointer
 
 /* ---------- webrtcbin notifications ---------- */
 
+static bool recoverable(TourWebRTCBin *self) {
+  std::lock_guard<std::mutex> guard(self->priv->lock);
+  return self->priv->recoverable;
+}
+
+/* No renegotiation half done, and DTLS up. */
+static bool connection_is_up(TourWebRTCBin *self) {
+  {
+    std::lock_guard<std::mutex> guard(self->priv->lock);
+    if (self->priv->ice_restart_pending)
+      return false;
+  }
+  GstWebRTCPeerConnectionState state;
+  g_object_get(self->priv->webrtc, "connection-state", &state, nullptr);
+  return state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED;
+}
+
 static void on_ice_gathering_state(GstElement *webrtc, GParamSpec *, TourWebRTCBin *self) {
   GstWebRTCICEGatheringState state;
   g_object_get(webrtc, "ice-gathering-state", &state, nullptr);
@@ -641,7 +974,15 @@ static void on_ice_connection_state(GstElement *webrtc, GParamSpec *, TourWebRTC
         move_to(self, ConnectionState::kReconnecting, "ICE disconnected", false);
       break;
     case GST_WEBRTC_ICE_CONNECTION_STATE_FAILED:
-      move_to(self, ConnectionState::kFailed, "ICE failed: no candidate pair works", false);
+      if (recoverable(self) && current != ConnectionState::kReconnecting)
+        move_to(self, ConnectionState::kReconnecting, "ICE failed: waiting for a recovery", false);
+      else if (!recoverable(self))
+        move_to(self, ConnectionState::kFailed, "ICE failed: no candidate pair works", false);
+      break;
+    case GST_WEBRTC_ICE_CONNECTION_STATE_CONNECTED:
+    case GST_WEBRTC_ICE_CONNECTION_STATE_COMPLETED:
+      if (current == ConnectionState::kReconnecting && connection_is_up(self))
+        move_to(self, ConnectionState::kConnected, "ICE connected again", false);
       break;
     default:
       break;
@@ -662,7 +1003,11 @@ static void on_connection_state(GstElement *webrtc, GParamSpec *, TourWebRTCBin 
     else
       move_to(self, ConnectionState::kConnected, "ICE and DTLS connected", true);
   } else if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
-    move_to(self, ConnectionState::kFailed, "peer connection failed (ICE or DTLS)", false);
+    if (!recoverable(self))
+      move_to(self, ConnectionState::kFailed, "peer connection failed (ICE or DTLS)", false);
+    else if (current != ConnectionState::kReconnecting)
+      move_to(self, ConnectionState::kReconnecting,
+              "peer connection failed: waiting for a recovery", false);
   }
 }
 
@@ -687,6 +1032,43 @@ static void on_webrtc_pad_added(GstElement *, GstPad *pad, TourWebRTCBin *self) 
 
 /* ---------- signaller ---------- */
 
+/* Guide: the attendee lost its media. ice_restart: new ICE credentials and
+ * candidates in the same session; signaling_reset: the same, in a new
+ * session (new signaling state on both sides: candidate numbering, offer and
+ * answer records), on the same webrtcbin. */
+static void on_recovery_requested(TourSignaller *, const gchar *peer_id, const gchar *session_id,
+                                  const gchar *level, gpointer data) {
+  auto *self = static_cast<TourWebRTCBin *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
+  if (self == nullptr)
+    return;
+  TourWebRTCBinPrivate *priv = self->priv;
+  bool mine, allowed, reset = g_strcmp0(level, "signaling_reset") == 0;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    mine = priv->running && priv->role == TOUR_ROLE_GUIDE && priv->peer_id == peer_id &&
+           priv->session_id == session_id && priv->negotiations > 0;
+    allowed = priv->recoverable && (priv->max_recovery_requests == 0 ||
+                                    priv->recovery_requests < priv->max_recovery_requests);
+    if (mine && allowed)
+      priv->recovery_requests++;
+    if (mine && allowed && reset) {
+      gchar *fresh = g_strdup_printf("%08x%08x", g_random_int(), g_random_int());
+      priv->session_id = fresh;
+      g_free(fresh);
+    }
+  }
+  if (mine && !allowed) {
+    GST_INFO_OBJECT(self, "%s asked for %s, but recovery is off or max-recovery-requests used",
+                    peer_id, level);
+  } else if (mine) {
+    GST_INFO_OBJECT(self, "%s asks for %s", peer_id, level);
+    if (reset)
+      g_object_notify(G_OBJECT(self), "session-id");
+    restart_ice(self, std::string("recovery requested by the attendee: ") + level);
+  }
+  gst_object_unref(self);
+}
+
 static void disconnect_signaller_locked(TourWebRTCBin *self) {
   TourWebRTCBinPrivate *priv = self->priv;
   for (gulong id : priv->signaller_handlers)
@@ -700,6 +1082,8 @@ static void connect_signaller_locked(TourWebRTCBin *self) {
                                                   G_CALLBACK(on_session_description), self));
   priv->signaller_handlers.push_back(
       connect_weak(priv->signaller, "handle-ice", G_CALLBACK(on_handle_ice), self));
+  priv->signaller_handlers.push_back(
+      connect_weak(priv->signaller, "recovery-requested", G_CALLBACK(on_recovery_requested), self));
 }
 
 static void set_signaller(TourWebRTCBin *self, TourSignaller *signaller, bool shared) {
@@ -719,6 +1103,48 @@ static void set_signaller(TourWebRTCBin *self, TourSignaller *signaller, bool sh
                                       problems.end());
     }
   }
+}
+
+void tour_webrtc_bin_expect_new_session(TourWebRTCBin *self) {
+  g_return_if_fail(TOUR_IS_WEBRTC_BIN(self));
+  std::lock_guard<std::mutex> guard(self->priv->lock);
+  self->priv->accept_new_session = true;
+}
+
+GstElement *tour_webrtc_bin_new_like(TourWebRTCBin *self) {
+  g_return_val_if_fail(TOUR_IS_WEBRTC_BIN(self), nullptr);
+  TourWebRTCBinPrivate *priv = self->priv;
+  auto *copy = TOUR_WEBRTC_BIN(g_object_new(TOUR_TYPE_WEBRTC_BIN, nullptr));
+  TourWebRTCBinPrivate *to = copy->priv;
+  TourSignaller *signaller = nullptr;
+  bool shared;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    std::lock_guard<std::mutex> guard_copy(to->lock);
+    to->role = priv->role;
+    to->latency_ms = priv->latency_ms;
+    to->ice_addresses = priv->ice_addresses;
+    to->ice_tcp = priv->ice_tcp;
+    to->quality_interval_ms = priv->quality_interval_ms;
+    to->rtcp_interval_ms.store(priv->rtcp_interval_ms.load());
+    to->recoverable = priv->recoverable;
+    for (const TimeoutProperty &p : kTimeoutProperties)
+      to->machine.set_timeout_ms(p.state, priv->machine.timeout_ms(p.state));
+    if (priv->signaller)
+      signaller = TOUR_SIGNALLER(g_object_ref(priv->signaller));
+    shared = priv->signaller_shared;
+  }
+  if (signaller) {
+    set_signaller(copy, signaller, shared);
+    g_object_unref(signaller);
+  }
+  return GST_ELEMENT(copy);
+}
+
+gboolean tour_webrtc_bin_has_shared_signaller(TourWebRTCBin *self) {
+  g_return_val_if_fail(TOUR_IS_WEBRTC_BIN(self), FALSE);
+  std::lock_guard<std::mutex> guard(self->priv->lock);
+  return self->priv->signaller != nullptr && self->priv->signaller_shared;
 }
 
 void tour_webrtc_bin_set_shared_signaller(TourWebRTCBin *self, TourSignaller *signaller) {
@@ -1092,6 +1518,12 @@ static void tour_webrtc_bin_set_property(GObject *object, guint prop_id, const G
     case PROP_QUALITY_INTERVAL:
       priv->quality_interval_ms = g_value_get_uint(value);
       break;
+    case PROP_RECOVERABLE:
+      priv->recoverable = g_value_get_boolean(value);
+      break;
+    case PROP_MAX_RECOVERY_REQUESTS:
+      priv->max_recovery_requests = g_value_get_uint(value);
+      break;
     default:
       if (prop_id >= PROP_TIMEOUT_FIRST &&
           prop_id < PROP_TIMEOUT_FIRST + kTimeoutProperties.size()) {
@@ -1108,6 +1540,13 @@ static void tour_webrtc_bin_get_property(GObject *object, guint prop_id, GValue 
                                          GParamSpec *pspec) {
   auto *self = TOUR_WEBRTC_BIN(object);
   TourWebRTCBinPrivate *priv = self->priv;
+  if (prop_id == PROP_LOCAL_ICE_UFRAG || prop_id == PROP_REMOTE_ICE_UFRAG) {
+    std::string ufrag = description_ufrag(priv->webrtc, prop_id == PROP_LOCAL_ICE_UFRAG
+                                                            ? "current-local-description"
+                                                            : "current-remote-description");
+    g_value_set_string(value, ufrag.empty() ? nullptr : ufrag.c_str());
+    return;
+  }
   std::lock_guard<std::mutex> guard(priv->lock);
   switch (prop_id) {
     case PROP_ROLE:
@@ -1140,6 +1579,18 @@ static void tour_webrtc_bin_get_property(GObject *object, guint prop_id, GValue 
       break;
     case PROP_QUALITY_INTERVAL:
       g_value_set_uint(value, priv->quality_interval_ms);
+      break;
+    case PROP_RECOVERABLE:
+      g_value_set_boolean(value, priv->recoverable);
+      break;
+    case PROP_MAX_RECOVERY_REQUESTS:
+      g_value_set_uint(value, priv->max_recovery_requests);
+      break;
+    case PROP_NEGOTIATIONS:
+      g_value_set_uint(value, priv->negotiations);
+      break;
+    case PROP_ICE_RESTARTS:
+      g_value_set_uint(value, priv->ice_restarts);
       break;
     default:
       if (prop_id >= PROP_TIMEOUT_FIRST &&
@@ -1252,6 +1703,49 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
                         "Milliseconds between RTCP reports (randomised 0.5-1.5x as RFC 4585 "
                         "asks): how soon the other side learns about loss and RTT",
                         100, 60000, DEFAULT_RTCP_INTERVAL_MS, ready_flags));
+  g_object_class_install_property(
+      gobject_class, PROP_RECOVERABLE,
+      g_param_spec_boolean(
+          "recoverable", "Recoverable",
+          "A recovery drives this connection (tourrecoverybin, or the guide serving an "
+          "attendee's recovery requests): ICE or DTLS failure moves it to reconnecting instead "
+          "of failed, and the peer's renegotiations (ICE restarts, signaling resets) are "
+          "accepted",
+          FALSE,
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
+  g_object_class_install_property(
+      gobject_class, PROP_MAX_RECOVERY_REQUESTS,
+      g_param_spec_uint(
+          "max-recovery-requests", "Max recovery requests",
+          "Guide: the attendee's recovery requests (ICE restarts, signaling "
+          "resets) served on this connection; later ones are ignored (0 = no "
+          "limit)",
+          0, G_MAXUINT, 0,
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
+  const auto read_only = (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_property(
+      gobject_class, PROP_NEGOTIATIONS,
+      g_param_spec_uint("negotiations", "Negotiations",
+                        "Offer/answer exchanges completed on this connection (1 after the "
+                        "first; each ICE restart or signaling reset adds one)",
+                        0, G_MAXUINT, 0, read_only));
+  g_object_class_install_property(
+      gobject_class, PROP_ICE_RESTARTS,
+      g_param_spec_uint("ice-restarts", "ICE restarts",
+                        "ICE restarts negotiated (new ICE credentials on both sides)", 0, G_MAXUINT,
+                        0, read_only));
+  g_object_class_install_property(
+      gobject_class, PROP_LOCAL_ICE_UFRAG,
+      g_param_spec_string("local-ice-ufrag", "Local ICE ufrag",
+                          "ICE username fragment of the current local description (NULL before "
+                          "one is set); changes with each ICE restart",
+                          nullptr, read_only));
+  g_object_class_install_property(
+      gobject_class, PROP_REMOTE_ICE_UFRAG,
+      g_param_spec_string("remote-ice-ufrag", "Remote ICE ufrag",
+                          "ICE username fragment of the current remote description (NULL "
+                          "before one is set); changes with each ICE restart",
+                          nullptr, read_only));
   ConnectionStateMachine defaults(0);
   for (size_t i = 0; i < kTimeoutProperties.size(); i++) {
     const TimeoutProperty &p = kTimeoutProperties[i];

@@ -59,6 +59,27 @@ class AttendeeProcess {
   GPid pid_ = 0;
 };
 
+/* The guide's tourwebrtcbin for attendee @id (not a new reference), or nullptr. */
+GstElement *peer_of(Pipeline &guide, const std::string &id) {
+  GstElement *found = nullptr;
+  GstIterator *it = gst_bin_iterate_elements(GST_BIN(guide.get("guide")));
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+    GstElement *e = GST_ELEMENT(g_value_get_object(&item));
+    if (g_str_equal(G_OBJECT_TYPE_NAME(e), "TourWebRTCBin")) {
+      gchar *peer_id = nullptr;
+      g_object_get(e, "peer-id", &peer_id, nullptr);
+      if (id == (peer_id ? peer_id : ""))
+        found = e;
+      g_free(peer_id);
+    }
+    g_value_reset(&item);
+  }
+  g_value_unset(&item);
+  gst_iterator_free(it);
+  return found;
+}
+
 CoordinationState coordination(RedisClient &client, const std::string &tour,
                                const std::string &language) {
   CoordinationState state;
@@ -118,11 +139,22 @@ TEST(RedisKeys, CoordinationParticipantsAndExpiry) {
   EXPECT_GT(client.llen(ice_candidates_key("castle", "it")), 0);
 
   /* An attendee that vanishes without a goodbye expires, and the guide frees
-   * its peer. */
+   * its peer (the webrtcbin finalized, the count down) within the heartbeat
+   * timeout (3 x 500 ms) plus 5 s of the kill. */
+  GstElement *walker_peer = peer_of(guide, "walker");
+  ASSERT_NE(walker_peer, nullptr);
+  g_object_add_weak_pointer(G_OBJECT(walker_peer), reinterpret_cast<gpointer *>(&walker_peer));
   walker.kill_now();
-  EXPECT_TRUE(
-      wait_until([&] { return !client.exists(participant_key("castle", "it", "walker")); }, 5000));
-  EXPECT_TRUE(wait_until([&] { return attendee_count(guide) == 1; }, 5000));
+  const gint64 killed_at = g_get_monotonic_time();
+  const int heartbeat_timeout_ms = 3 * 500;
+  EXPECT_TRUE(wait_until([&] { return attendee_count(guide) == 1 && walker_peer == nullptr; },
+                         heartbeat_timeout_ms + 5000))
+      << "attendee-count " << attendee_count(guide) << ", peer freed " << (walker_peer == nullptr);
+  EXPECT_LE(g_get_monotonic_time() - killed_at,
+            (heartbeat_timeout_ms + 5000) * G_GINT64_CONSTANT(1000));
+  if (walker_peer)
+    g_object_remove_weak_pointer(G_OBJECT(walker_peer), reinterpret_cast<gpointer *>(&walker_peer));
+  EXPECT_FALSE(client.exists(participant_key("castle", "it", "walker")));
   EXPECT_TRUE(wait_until(
       [&] { return coordination(client, "castle", "it").attendees.count("walker") == 0; }, 5000));
 
@@ -248,11 +280,13 @@ TEST(RedisKeys, RedisRestartedEmptyMidSession) {
 
   redis.kill_now();
   size_t at_kill = meter.sample_count();
+  const gint64 killed_at = g_get_monotonic_time();
   /* Two seconds without Redis: still hearing the guide. */
   ASSERT_TRUE(wait_until([&] { return meter.sample_count() >= at_kill + 48 * 2000; }, 10000));
   EXPECT_GT(meter.tone_share(440, 500), 0.8);
 
   ASSERT_TRUE(redis.start_again()) << redis.error();
+  const gint64 restarted_at = g_get_monotonic_time();
   RedisClient client(redis.port());
   EXPECT_TRUE(wait_until(
       [&] {
@@ -270,6 +304,16 @@ TEST(RedisKeys, RedisRestartedEmptyMidSession) {
                client.exists(participant_key("phoenix", "en", "survivor"));
       },
       5000));
+  /* Coordination written again within 5 s of Redis coming back (the two
+   * waits above share that bound). */
+  EXPECT_LE(g_get_monotonic_time() - restarted_at, 5 * G_USEC_PER_SEC + 500 * 1000);
+  /* No gap in the audio from the kill until now: as many samples as
+   * milliseconds went by (48 a ms, less a 100 ms allowance for where the
+   * count was read), and no recovery was needed. */
+  const gint64 elapsed_ms = (g_get_monotonic_time() - killed_at) / 1000;
+  EXPECT_GE((gint64)(meter.sample_count() - at_kill), 48 * (elapsed_ms - 100))
+      << elapsed_ms << " ms went by";
+  EXPECT_FALSE(attendee.find_element_message("tourcast-recovery").has_value());
   /* Lost Redis is a warning, not an error. */
   EXPECT_TRUE(guide.errors().empty()) << testing::PrintToString(guide.errors());
   EXPECT_TRUE(attendee.errors().empty()) << testing::PrintToString(attendee.errors());

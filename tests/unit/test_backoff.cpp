@@ -256,6 +256,39 @@ TEST(RecoveryPlanner, SuccessEndsTheSession) {
   EXPECT_EQ(s.total_session_ms, 7500 + 21000);
 }
 
+TEST(RecoveryPlanner, EscalateSkipsCheaperLevels) {
+  // No session yet: escalate opens one, and the first attempt is at the level asked for.
+  RecoveryPlanner planner;
+  planner.escalate(R::kFullReconnect, 1000);
+  EXPECT_TRUE(planner.in_session());
+  RecoveryStep step = planner.next(false, 1000, 0.0);
+  EXPECT_EQ(step.level, R::kFullReconnect);
+  EXPECT_EQ(step.attempt, 1);
+  EXPECT_EQ(step.total_attempt, 1);
+  EXPECT_EQ(step.delay_ms, 5000);
+  EXPECT_TRUE(planner.record_success(9000));
+
+  // Mid-session with an attempt awaiting its verdict: that attempt failed.
+  planner.next(false, 20000, 0.0);  // ice_restart 1
+  planner.escalate(R::kSignalingReset, 21000);
+  EXPECT_FALSE(planner.awaiting_verdict());
+  step = planner.next(false, 21000, 0.0);
+  EXPECT_EQ(step.level, R::kSignalingReset);
+  EXPECT_EQ(step.attempt, 1);
+  EXPECT_EQ(step.total_attempt, 2);
+  // Escalating to a cheaper level than the current one changes nothing.
+  planner.escalate(R::kIceRestart, 22000);
+  step = planner.next(false, 22000, 0.0);
+  EXPECT_EQ(step.level, R::kSignalingReset);
+  EXPECT_EQ(step.attempt, 2);
+
+  const RecoveryStats &s = planner.stats();
+  EXPECT_EQ(s.sessions, 2);
+  EXPECT_EQ(s.attempts, (std::array<int64_t, 3>{1, 2, 1}));
+  EXPECT_EQ(s.failures, (std::array<int64_t, 3>{1, 1, 0}));
+  EXPECT_EQ(s.successes, (std::array<int64_t, 3>{0, 0, 1}));
+}
+
 TEST(RecoveryPlanner, TotalLimit) {
   RecoveryPolicy policy;
   policy.max_total_attempts = 4;

@@ -115,6 +115,7 @@ TEST(EnumNames, PhasesRolesSignalTypes) {
       {SignalType::kGuideReady, "guide-ready"},
       {SignalType::kEndOfCandidates, "end-of-candidates"},
       {SignalType::kStatus, "status"},
+      {SignalType::kRecover, "recover"},
   };
   for (const auto &[type, name] : types) {
     EXPECT_STREQ(to_string(type), name);
@@ -358,6 +359,32 @@ TEST(Participant, RoundTrip) {
   EXPECT_EQ(decoded.profile, "low-latency");
 }
 
+TEST(Participant, GuideRecoveryTotalsRoundTripAndAreOptional) {
+  ParticipantRecord record = sample_participant();
+  EXPECT_EQ(encode_participant(record).find("recoveries"), std::string::npos);
+  record.has_recoveries = true;
+  record.recoveries = {4, 1, 2};
+  const std::string encoded = encode_participant(record);
+  EXPECT_NE(
+      encoded.find(R"("recoveries":{"full_reconnect":2,"ice_restart":4,"signaling_reset":1})"),
+      std::string::npos)
+      << encoded;
+  ParticipantRecord decoded;
+  std::string error;
+  ASSERT_TRUE(decode_participant(encoded, &decoded, &error)) << error;
+  EXPECT_TRUE(decoded.has_recoveries);
+  EXPECT_EQ(decoded.recoveries, (std::array<int64_t, 3>{4, 1, 2}));
+
+  ParticipantRecord plain;
+  ASSERT_TRUE(decode_participant(encode_participant(sample_participant()), &plain, &error));
+  EXPECT_FALSE(plain.has_recoveries);
+
+  std::string bad = encoded;
+  bad.replace(bad.find("\"ice_restart\":4"), 15, "\"ice_restart\":\"4\"");
+  EXPECT_FALSE(decode_participant(bad, &decoded, &error)) << bad;
+  EXPECT_EQ(error, "participant JSON: field 'recoveries.ice_restart' must be an integer");
+}
+
 TEST(Participant, ProfileIsOptional) {
   Json doc = Json::parse(encode_participant(sample_participant()));
   doc.erase("profile");
@@ -432,12 +459,13 @@ TEST(Signal, EncodesOnlyMeaningfulFields) {
 TEST(Signal, RoundTripEveryType) {
   for (SignalType type : {SignalType::kJoin, SignalType::kLeave, SignalType::kOffer,
                           SignalType::kAnswer, SignalType::kCandidate, SignalType::kGuideReady,
-                          SignalType::kEndOfCandidates, SignalType::kStatus}) {
+                          SignalType::kEndOfCandidates, SignalType::kStatus,
+                          SignalType::kRecover}) {
     SignalMessage message = signal(type);
     if (type == SignalType::kJoin || type == SignalType::kStatus) {
       message.profile = "mobile/3g";
       message.battery_saving = type == SignalType::kStatus;
-      message.level = type == SignalType::kStatus ? "low" : "";
+      message.quality_level = type == SignalType::kStatus ? "low" : "";
     }
     if (type == SignalType::kOffer || type == SignalType::kAnswer) {
       message.sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n";
@@ -449,6 +477,8 @@ TEST(Signal, RoundTripEveryType) {
     }
     if (type == SignalType::kEndOfCandidates)
       message.to.clear();
+    if (type == SignalType::kRecover)
+      message.level = "signaling_reset";
     SignalMessage decoded;
     std::string error;
     const std::string encoded = encode_signal(message);
@@ -464,6 +494,7 @@ TEST(Signal, RoundTripEveryType) {
     EXPECT_EQ(decoded.timestamp, message.timestamp);
     EXPECT_EQ(decoded.profile, message.profile);
     EXPECT_EQ(decoded.battery_saving, message.battery_saving);
+    EXPECT_EQ(decoded.quality_level, message.quality_level);
     EXPECT_EQ(decoded.level, message.level);
     EXPECT_EQ(encode_signal(decoded), encoded);
   }
@@ -479,7 +510,7 @@ TEST(Signal, DecodeErrors) {
           {"/type", removed(), p + "field 'type' is missing"},
           {"/type", "hello",
            p + "field 'type' has unknown value \"hello\" (expected one of join, leave, offer, "
-               "answer, candidate, guide-ready, end-of-candidates, status)"},
+               "answer, candidate, guide-ready, end-of-candidates, status, recover)"},
           {"/from", removed(), p + "field 'from' is missing"},
           {"/from", "", p + "field 'from': participant id \"\" is invalid: it is empty" + kIdRule},
           {"/to", "a b",
@@ -513,6 +544,19 @@ TEST(Signal, DecodeErrors) {
           {"/seq", "1", p + "field 'seq' must be an integer"},
       },
       decode_signal);
+
+  SignalMessage recover = signal(SignalType::kRecover);
+  recover.level = "ice_restart";
+  expect_errors<SignalMessage>(
+      encode_signal(recover),
+      {
+          {"/level", removed(), p + "field 'level' is missing"},
+          {"/level", 3, p + "field 'level' must be a string"},
+          {"/level", "reboot",
+           p + "field 'level' has unknown value \"reboot\" (expected ice_restart, "
+               "signaling_reset or full_reconnect)"},
+      },
+      decode_signal);
   expect_unparseable<SignalMessage>("signal", decode_signal);
 }
 
@@ -540,14 +584,14 @@ TEST(Signal, StatusCarriesProfileAndBattery) {
   EXPECT_FALSE(decode_signal(R"({"type":"status","from":"a1","ts":5,"batterySaving":"yes"})",
                              &decoded, &error));
   EXPECT_NE(error.find("batterySaving"), std::string::npos) << error;
-  EXPECT_FALSE(
-      decode_signal(R"({"type":"status","from":"a1","ts":5,"level":"loud"})", &decoded, &error));
+  EXPECT_FALSE(decode_signal(R"({"type":"status","from":"a1","ts":5,"qualityLevel":"loud"})",
+                             &decoded, &error));
   EXPECT_EQ(error,
-            "signal JSON: field 'level' has unknown value \"loud\" (expected one of maximum, "
-            "high, medium, low, minimum)");
-  ASSERT_TRUE(
-      decode_signal(R"({"type":"status","from":"a1","ts":5,"level":"minimum"})", &decoded, &error));
-  EXPECT_EQ(decoded.level, "minimum");
+            "signal JSON: field 'qualityLevel' has unknown value \"loud\" (expected one of "
+            "maximum, high, medium, low, minimum)");
+  ASSERT_TRUE(decode_signal(R"({"type":"status","from":"a1","ts":5,"qualityLevel":"minimum"})",
+                            &decoded, &error));
+  EXPECT_EQ(decoded.quality_level, "minimum");
   std::string long_profile(65, 'm');
   EXPECT_FALSE(
       decode_signal(R"({"type":"join","from":"a1","ts":5,"profile":")" + long_profile + R"("})",
