@@ -83,6 +83,8 @@ struct ParticipantRecord {
 std::string encode_participant(const ParticipantRecord &record);
 bool decode_participant(std::string_view json, ParticipantRecord *out, std::string *error);
 
+// kPeerOffer is a join that carries the joiner's own offer (a browser joining over WHEP): the
+// guide answers it instead of offering.
 enum class SignalType {
   kJoin,
   kLeave,
@@ -92,13 +94,16 @@ enum class SignalType {
   kGuideReady,
   kEndOfCandidates,
   kStatus,
+  kPeerOffer,
 };
-// "join", "leave", "offer", "answer", "candidate", "guide-ready", "end-of-candidates", "status".
-// A status message tells the guide what an attendee says about itself (profile, battery).
+// "join", "leave", "offer", "answer", "candidate", "guide-ready", "end-of-candidates", "status",
+// "peer-offer". A status message tells the guide what an attendee says about itself (profile,
+// battery).
 const char *to_string(SignalType type);
 bool signal_type_from_string(std::string_view text, SignalType *out);
 
-// Pub/sub payload. Every message needs type, from and ts; offer/answer a non-empty sdp;
+// Pub/sub payload. Every message needs type, from and ts; offer/answer/peer-offer a non-empty
+// sdp (peer-offer also a session);
 // candidate a non-empty candidate, sdpMLineIndex and seq >= 1. Documents over 256 KiB are
 // refused.
 struct SignalMessage {

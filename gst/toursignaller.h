@@ -73,6 +73,8 @@ void tour_signaller_report_channel(TourSignaller *self, const gchar *json);
 /* For implementations: emit the interface's notifications. */
 void tour_signaller_emit_peer_joined(TourSignaller *self, const gchar *peer_id,
                                      const gchar *join_id);
+void tour_signaller_emit_peer_offered(TourSignaller *self, const gchar *peer_id,
+                                      const gchar *session_id, const gchar *sdp);
 void tour_signaller_emit_peer_left(TourSignaller *self, const gchar *peer_id);
 void tour_signaller_emit_peer_status(TourSignaller *self, const gchar *peer_id,
                                      const GstStructure *status);
