@@ -41,6 +41,7 @@
 #include <gst/sdp/sdp.h>
 #include <gst/webrtc/webrtc.h>
 
+#include "ice-agent.h"
 #include "ice_buffer.h"
 #include "payload-type-rewrite.h"
 #include "server_protocol.h"
@@ -816,15 +817,7 @@ static bool configure_ice(TourWebRTCBin *self) {
     return true;
   if (g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "ice-tcp"))
     g_object_set(ice, "ice-tcp", tcp ? TRUE : FALSE, nullptr);
-  /* libnice probes UPnP by default: slow, noisy, and useless to a guide. */
-  if (g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "agent")) {
-    GObject *agent = nullptr;
-    g_object_get(ice, "agent", &agent, nullptr);
-    if (agent) {
-      g_object_set(agent, "upnp", FALSE, nullptr);
-      g_object_unref(agent);
-    }
-  }
+  tour_ice_agent_disable_upnp(ice);
   bool ok = true;
   gchar **parts = g_strsplit(addresses.c_str(), ",", -1);
   for (gchar **p = parts; *p; p++) {
