@@ -44,6 +44,7 @@ class Process:
         return self.proc.poll() is None
 
     def stop(self, sig=signal.SIGINT):
+        self.proc.stdout and self.proc.stdout.close()
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -53,6 +54,12 @@ class Process:
                 self.proc.wait()
         self.log.close()
         return self.proc.returncode
+
+
+def our_problems(log):
+    """GLib criticals and GStreamer warnings (GST_DEBUG=2) of tourcast's own code."""
+    return [line for line in log.splitlines()
+            if "CRITICAL" in line or ("WARN" in line and "tour" in line.lower())]
 
 
 def wait_for(predicate, timeout, what, interval=0.1):
@@ -169,6 +176,7 @@ class Attendee:
         return [v / 32768.0 for v in struct.unpack("<%dh" % (len(data) // 2), bytes(data[:len(data) // 2 * 2]))]
 
     def stop(self):
+        self.proc.stdout.close()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:

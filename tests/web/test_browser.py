@@ -38,13 +38,17 @@ class BrowserTest(unittest.TestCase):
                     print("console:", entry.get("message"))
             self.browser.close()
         for p in reversed(self.procs):
+            p.stop()
             if hasattr(p, "text") and failed:
                 print("---- %s log ----\n%s" % (p.name, p.text()[-4000:]))
-            p.stop()
+        code = self.server.stop()
         if failed:
             print("---- server log ----\n%s" % self.server.text()[-6000:])
-        self.server.stop()
         self.redis.stop()
+        self.assertEqual(code, 0)
+        for p in self.procs + [self.server]:
+            if hasattr(p, "text"):
+                self.assertEqual(harness.our_problems(p.text()), [], p.name)
 
     def listener(self):
         return self.browser.run("return tourcast.listener();")

@@ -59,9 +59,10 @@ class HttpTest(unittest.TestCase):
             if failed:
                 print("---- server ----\n%s" % self.server.text()[-5000:])
             self.assertEqual(code, 0, "tourcast-server exited with %s" % code)
-            log = self.server.text()
-            self.assertNotIn("CRITICAL", log)
-            self.assertNotRegex(log, r"WARN.*tourcast|tourcast.*WARN")
+            self.assertEqual(harness.our_problems(self.server.text()), [])
+        for p in self.procs:
+            if hasattr(p, "text"):
+                self.assertEqual(harness.our_problems(p.text()), [], p.name)
         self.redis.stop()
 
     def req(self, method, path, body=None, headers=None):
