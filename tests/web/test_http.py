@@ -314,8 +314,8 @@ class HttpTest(unittest.TestCase):
         code, headers, body = self.req("GET", "/api/tour/diagnostics?tourId=museum&language=en")
         self.assertEqual(code, 200)
         doc = json.loads(body)
-        self.assertEqual(set(doc), {"coordination", "iceCandidatesCount", "participants",
-                                    "timestamp"})
+        self.assertLessEqual({"coordination", "iceCandidatesCount", "participants", "timestamp"},
+                             set(doc))
         self.assertTrue(doc["coordination"]["guideReady"])
         self.assertEqual([p["role"] for p in doc["participants"]], ["guide"])
         self.assertAlmostEqual(doc["timestamp"] / 1000, time.time(), delta=30)

@@ -16,6 +16,10 @@ namespace {
 // Host candidates on the given addresses come within milliseconds; STUN-less gathering on
 // every interface within a second or two.
 constexpr guint kGatheringTimeoutMs = 3000;
+// Jitterbuffer of the browser guide's stream. tourguidesink's per-attendee queues hold 200 ms
+// (leaky), and the whole pipeline runs with this latency: at webrtcbin's default of 200 ms
+// they overflow and attendees hear broken audio. 50 ms is plenty on a LAN.
+constexpr guint kGuideLatencyMs = 50;
 }  // namespace
 
 struct WhipPublisher::Impl {
@@ -271,12 +275,14 @@ bool WhipPublisher::start(const std::string &offer, AnswerCallback done, std::st
     gst_sdp_message_free(sdp);
     return false;
   }
-  g_object_set(impl->webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, nullptr);
+  g_object_set(impl->webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, "latency",
+               kGuideLatencyMs, nullptr);
   g_object_set(guide, "tour", impl->settings.tour.c_str(), "language",
                impl->settings.language.c_str(), "redis-url", impl->settings.redis_url.c_str(),
                nullptr);
   if (!impl->settings.ice_addresses.empty())
     g_object_set(guide, "ice-addresses", impl->settings.ice_addresses.c_str(), nullptr);
+  g_object_set(decoder, "plc", TRUE, nullptr);
   gst_bin_add_many(GST_BIN(impl->pipeline), impl->webrtc, impl->depay, decoder, convert, resample,
                    guide, nullptr);
   gst_element_link_many(impl->depay, decoder, convert, resample, guide, nullptr);
@@ -345,6 +351,19 @@ bool WhipPublisher::start(const std::string &offer, AnswerCallback done, std::st
         return G_SOURCE_REMOVE;
       },
       new Timer{weak}, [](gpointer d) { delete static_cast<Timer *>(d); });
+  // A receiving transceiver for the browser's Opus, so webrtcbin matches the offer to it.
+  int pt = tourcast::opus_payload_type(offer);
+  if (pt >= 0) {
+    GstCaps *caps = gst_caps_new_simple("application/x-rtp", "media", G_TYPE_STRING, "audio",
+                                        "encoding-name", G_TYPE_STRING, "OPUS", "clock-rate",
+                                        G_TYPE_INT, 48000, "payload", G_TYPE_INT, pt, nullptr);
+    GstWebRTCRTPTransceiver *transceiver = nullptr;
+    g_signal_emit_by_name(impl->webrtc, "add-transceiver",
+                          GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, caps, &transceiver);
+    gst_caps_unref(caps);
+    if (transceiver)
+      gst_object_unref(transceiver);
+  }
   GstWebRTCSessionDescription *desc =
       gst_webrtc_session_description_new(GST_WEBRTC_SDP_TYPE_OFFER, sdp);
   g_signal_emit_by_name(impl->webrtc, "set-remote-description", desc,
