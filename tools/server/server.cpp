@@ -858,6 +858,15 @@ void Server::whip_post(SoupServerMessage *msg, const std::string &tour,
   });
   soup_server_message_pause(msg);
   g_object_ref(msg);
+  // A browser that hangs up before its answer is ready never gets it: the guide goes.
+  auto gone = std::make_shared<bool>(false);
+  gulong finished = g_signal_connect_data(
+      msg, "finished", G_CALLBACK(+[](SoupServerMessage *, gpointer data) {
+        **static_cast<std::shared_ptr<bool> *>(data) = true;
+      }),
+      new std::shared_ptr<bool>(gone),
+      [](gpointer data, GClosure *) { delete static_cast<std::shared_ptr<bool> *>(data); },
+      GConnectFlags(0));
   WhipPublisher *publisher = whip->publisher.get();
   // While the pipeline runs, its server keeps the lock and the resource alive; a resource
   // deleted elsewhere (DELETE or takeover through another server) stops it.
@@ -894,7 +903,14 @@ void Server::whip_post(SoupServerMessage *msg, const std::string &tour,
   whips_[id] = std::move(whip);
   bool started = publisher->start(
       offer,
-      [this, msg, id](const std::string &answer, const std::string &why) {
+      [this, msg, id, gone, finished](const std::string &answer, const std::string &why) {
+        g_signal_handler_disconnect(msg, finished);
+        if (*gone) {
+          metrics_.count_failure("whip", "client-gone");
+          end_whip_later(id);
+          g_object_unref(msg);
+          return;
+        }
         if (!answer.empty()) {
           soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Location",
                                        ("/resource/" + id).c_str());
@@ -906,20 +922,14 @@ void Server::whip_post(SoupServerMessage *msg, const std::string &tour,
           Reply reply;
           std::string error;
           redis_command({"DEL", tourcast::http_resource_key(id)}, &reply, &error);
-          g_idle_add_full(
-              G_PRIORITY_DEFAULT,
-              [](gpointer data) -> gboolean {
-                auto *f = static_cast<Refresh *>(data);
-                f->server->end_whip(f->id);
-                return G_SOURCE_REMOVE;
-              },
-              new Refresh{this, id}, [](gpointer data) { delete static_cast<Refresh *>(data); });
+          end_whip_later(id);
         }
         soup_server_message_unpause(msg);
         g_object_unref(msg);
       },
       &error);
   if (!started) {
+    g_signal_handler_disconnect(msg, finished);
     respond_error(msg, 502, error);
     metrics_.count_failure("whip", "pipeline");
     soup_server_message_unpause(msg);
@@ -927,6 +937,22 @@ void Server::whip_post(SoupServerMessage *msg, const std::string &tour,
     redis_command({"DEL", tourcast::http_resource_key(id)}, &reply, &error);
     end_whip(id);
   }
+}
+
+// From inside the publisher's own callbacks: end it once they have returned.
+void Server::end_whip_later(const std::string &id) {
+  struct Later {
+    Server *server;
+    std::string id;
+  };
+  g_idle_add_full(
+      G_PRIORITY_DEFAULT,
+      [](gpointer data) -> gboolean {
+        auto *later = static_cast<Later *>(data);
+        later->server->end_whip(later->id);
+        return G_SOURCE_REMOVE;
+      },
+      new Later{this, id}, [](gpointer data) { delete static_cast<Later *>(data); });
 }
 
 void Server::end_whip(const std::string &id) {

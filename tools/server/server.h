@@ -89,6 +89,7 @@ class Server {
   bool channel_has_guide(const std::string &tour, const std::string &language, bool *has);
   void end_whep(const tourcast::HttpResource &resource);
   void end_whip(const std::string &id);
+  void end_whip_later(const std::string &id);
   std::string new_id();
   void finish_join(std::shared_ptr<Pending> pending);
 
