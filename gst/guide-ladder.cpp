@@ -154,11 +154,23 @@ GstPadProbeReturn EncoderLadder::on_branch_idle(GstPad *pad, GstPadProbeInfo *, 
 }
 
 void EncoderLadder::stop_branch(Branch *branch) {
+  const QualityLevel level = branch->level;
+  {
+    std::lock_guard<std::mutex> guard(lock_);
+    if (branch->stopping)
+      return; /* already on its way out: a second idle probe would find it freed */
+    branch->stopping = true;
+  }
   GST_INFO_OBJECT(bin_, "stopping the encoder for level %s: no attendee needs it",
-                  to_string(branch->level));
-  branch->stopping = true;
-  branch->idle_probe = gst_pad_add_probe(branch->tee_pad, GST_PAD_PROBE_TYPE_IDLE, on_branch_idle,
-                                         branch, nullptr);
+                  to_string(level));
+  gulong probe = gst_pad_add_probe(branch->tee_pad, GST_PAD_PROBE_TYPE_IDLE, on_branch_idle,
+                                   branch, nullptr);
+  /* The probe may have run, and the worker finished (freed) the branch, before add_probe
+   * returned: only a branch still in the ladder keeps the probe id. */
+  std::lock_guard<std::mutex> guard(lock_);
+  auto it = branches_.find(static_cast<int>(level));
+  if (probe != 0 && it != branches_.end() && it->second.get() == branch)
+    branch->idle_probe = probe;
 }
 
 void EncoderLadder::finish_branch(Branch *branch) {
