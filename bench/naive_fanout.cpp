@@ -22,6 +22,8 @@
 #include <gst/gst.h>
 #include <gst/webrtc/webrtc.h>
 
+#include "ice-agent.h"
+
 #include <atomic>
 #include <cmath>
 #include <cstdarg>
@@ -240,15 +242,7 @@ bool configure_ice(GstElement *webrtc, const std::string &address) {
     return false;
   gboolean added = FALSE;
   g_signal_emit_by_name(ice, "add-local-ip-address", address.c_str(), &added);
-  // libnice's UPnP discovery multicasts SSDP on every interface; nothing here needs it.
-  if (g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "agent")) {
-    GObject *agent = nullptr;
-    g_object_get(ice, "agent", &agent, nullptr);
-    if (agent) {
-      g_object_set(agent, "upnp", FALSE, nullptr);
-      g_object_unref(agent);
-    }
-  }
+  tour_ice_agent_disable_upnp(ice);
   g_object_unref(ice);
   return added;
 }

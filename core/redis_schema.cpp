@@ -60,7 +60,7 @@ constexpr const char *kPhaseNames[] = {"initial",      "offer_sent", "answer_sen
 constexpr const char *kRoleNames[] = {"guide", "attendee"};
 constexpr const char *kSignalTypeNames[] = {
     "join",        "leave", "offer",  "answer", "candidate", "guide-ready", "end-of-candidates",
-    "status",      "recover"};
+    "status",      "recover", "peer-offer"};
 
 // Reads a string field that must be one of `names`.
 template <typename Enum, size_t N>
@@ -333,7 +333,10 @@ bool decode_signal(std::string_view json, SignalMessage *out, std::string *error
       !reader.read(root, "", "session", &message.session, Presence::kOptional)) {
     return false;
   }
-  const bool has_sdp = message.type == SignalType::kOffer || message.type == SignalType::kAnswer;
+  const bool has_sdp = message.type == SignalType::kOffer || message.type == SignalType::kAnswer ||
+                       message.type == SignalType::kPeerOffer;
+  if (message.type == SignalType::kPeerOffer && message.session.empty())
+    return reader.field_problem("session", "is required for a peer-offer");
   const bool is_candidate = message.type == SignalType::kCandidate;
   const Presence candidate_fields = is_candidate ? Presence::kRequired : Presence::kOptional;
   if (has_sdp ? !reader.read_non_empty(root, "", "sdp", &message.sdp)

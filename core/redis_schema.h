@@ -88,6 +88,8 @@ struct ParticipantRecord {
 std::string encode_participant(const ParticipantRecord &record);
 bool decode_participant(std::string_view json, ParticipantRecord *out, std::string *error);
 
+// kPeerOffer is a join that carries the joiner's own offer (a browser joining over WHEP): the
+// guide answers it instead of offering.
 enum class SignalType {
   kJoin,
   kLeave,
@@ -98,17 +100,19 @@ enum class SignalType {
   kEndOfCandidates,
   kStatus,
   kRecover,
+  kPeerOffer,
 };
 // "join", "leave", "offer", "answer", "candidate", "guide-ready", "end-of-candidates", "status",
-// "recover". A status message tells the guide what an attendee says about itself (profile,
-// battery, a level to be held at); recover asks the guide for a recovery level.
+// "recover", "peer-offer". A status message tells the guide what an attendee says about itself
+// (profile, battery, a level to be held at); recover asks the guide for a recovery level;
+// peer-offer carries a browser listener's offer for the guide to answer.
 const char *to_string(SignalType type);
 bool signal_type_from_string(std::string_view text, SignalType *out);
 
-// Pub/sub payload. Every message needs type, from and ts; offer/answer a non-empty sdp;
-// candidate a non-empty candidate, sdpMLineIndex and seq >= 1; recover a level that is a
-// recovery level name ("ice_restart", "signaling_reset", "full_reconnect"). Documents over
-// 256 KiB are refused.
+// Pub/sub payload. Every message needs type, from and ts; offer/answer/peer-offer a non-empty
+// sdp (peer-offer also a session); candidate a non-empty candidate, sdpMLineIndex and seq >= 1;
+// recover a level that is a recovery level name ("ice_restart", "signaling_reset",
+// "full_reconnect"). Documents over 256 KiB are refused.
 struct SignalMessage {
   SignalType type = SignalType::kJoin;
   std::string from;

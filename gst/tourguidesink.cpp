@@ -341,7 +341,10 @@ static void remove_peer(TourGuideSink *self, const std::string &id, const char *
 
 /* ---------- adding a peer ---------- */
 
-static void add_peer(TourGuideSink *self, const std::string &id, const std::string &join_id) {
+/* offer: the attendee's own offer (peer-offered), answered by the peer;
+ * then join_id is its session. */
+static void add_peer(TourGuideSink *self, const std::string &id, const std::string &join_id,
+                     const gchar *offer = nullptr) {
   TourGuideSinkPrivate *priv = self->priv;
   std::string replaced;
   ChannelSettings channel;
@@ -377,7 +380,8 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
   if (!auto_quality)
     peer->chooser.set_manual(initial);
   peer->on_air = peer->chooser.level();
-  gchar *session = g_strdup_printf("%08x%08x", g_random_int(), g_random_int());
+  gchar *session = offer ? g_strdup(join_id.c_str())
+                         : g_strdup_printf("%08x%08x", g_random_int(), g_random_int());
   peer->queue = gst_element_factory_make("queue", nullptr);
   /* A peer whose DTLS handshake is still running blocks its branch; leaking
    * old buffers keeps the router (and every other attendee) moving. */
@@ -388,7 +392,8 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
       "latency", channel.latency_ms, "ice-addresses",
       channel.ice_addresses.empty() ? nullptr : channel.ice_addresses.c_str(), "quality-interval",
       channel.quality_interval_ms, "rtcp-interval", channel.rtcp_interval_ms, "recoverable",
-      channel.auto_recovery, "max-recovery-requests", 2 * channel.max_recovery_attempts, nullptr));
+      channel.auto_recovery, "max-recovery-requests", 2 * channel.max_recovery_attempts,
+      "remote-offer", offer, nullptr));
   g_free(session);
   TourSignaller *signaller = priv->signaller.ref();
   tour_webrtc_bin_set_shared_signaller(TOUR_WEBRTC_BIN(peer->webrtc), signaller);
@@ -721,6 +726,15 @@ static void on_peer_joined(TourSignaller *, const gchar *peer_id, const gchar *j
   gst_object_unref(self);
 }
 
+static void on_peer_offered(TourSignaller *, const gchar *peer_id, const gchar *session_id,
+                            const gchar *sdp, gpointer data) {
+  auto *self = static_cast<TourGuideSink *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
+  if (self == nullptr)
+    return;
+  add_peer(self, peer_id, session_id, sdp);
+  gst_object_unref(self);
+}
+
 static void on_peer_left(TourSignaller *, const gchar *peer_id, gpointer data) {
   auto *self = static_cast<TourGuideSink *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
   if (self == nullptr)
@@ -760,6 +774,7 @@ static bool start(TourGuideSink *self) {
   }
   return priv->signaller.start(GST_ELEMENT(self), channel,
                                {{"peer-joined", G_CALLBACK(on_peer_joined)},
+                                {"peer-offered", G_CALLBACK(on_peer_offered)},
                                 {"peer-left", G_CALLBACK(on_peer_left)},
                                 {"peer-status", G_CALLBACK(on_peer_status)},
                                 {"info", G_CALLBACK(on_info)}});

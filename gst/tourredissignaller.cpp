@@ -597,6 +597,13 @@ void on_message(TourRedisSignaller *self, const std::string &channel, const std:
       break;
     case SignalType::kEndOfCandidates:
       break;
+    case SignalType::kPeerOffer:
+      if (guide) {
+        priv->peers.emplace(message.from, PeerView());
+        tour_signaller_emit_peer_offered(TOUR_SIGNALLER(self), message.from.c_str(),
+                                         message.session.c_str(), message.sdp.c_str());
+      }
+      break;
   }
 }
 
@@ -849,7 +856,9 @@ static void tour_redis_signaller_send_sdp(TourSignaller *signaller, const gchar 
                    });
       update_coordination(self, "status", "", "", "offer_sent");
     } else {
-      send_command(self, {"SET", answer_key(s.tour, s.language, s.participant_id),
+      /* The guide answers browsers (peer-offer): the answer is theirs. */
+      const std::string &answerer = is_guide(self) ? peer : s.participant_id;
+      send_command(self, {"SET", answer_key(s.tour, s.language, answerer),
                           encode_offer(record), "PX", std::to_string(OFFER_TTL_MS)});
       update_coordination(self, "status", "", "", "answer_sent");
     }

@@ -27,6 +27,7 @@ enum {
   SIGNAL_PEER_JOINED,
   SIGNAL_PEER_LEFT,
   SIGNAL_PEER_STATUS,
+  SIGNAL_PEER_OFFERED,
   SIGNAL_SESSION_DESCRIPTION,
   SIGNAL_HANDLE_ICE,
   SIGNAL_ERROR,
@@ -95,6 +96,17 @@ static void tour_signaller_default_init(TourSignallerInterface *iface) {
    * TourSignaller::peer-left:
    * @peer_id: the participant that said goodbye or expired
    */
+  /**
+   * TourSignaller::peer-offered:
+   * @peer_id: a participant that joins with an offer of its own (a browser over WHEP)
+   * @session_id: the peer connection the offer opens
+   * @sdp: the offer, as SDP text
+   *
+   * The guide answers it instead of offering.
+   */
+  signals[SIGNAL_PEER_OFFERED] =
+      g_signal_new("peer-offered", type, G_SIGNAL_RUN_LAST, 0, nullptr, nullptr, nullptr,
+                   G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
   signals[SIGNAL_PEER_LEFT] = g_signal_new("peer-left", type, G_SIGNAL_RUN_LAST, 0, nullptr,
                                            nullptr, nullptr, G_TYPE_NONE, 1, G_TYPE_STRING);
   /**
@@ -275,6 +287,11 @@ void tour_signaller_report_channel(TourSignaller *self, const gchar *json) {
 void tour_signaller_emit_peer_status(TourSignaller *self, const gchar *peer_id,
                                      const GstStructure *status) {
   g_signal_emit(self, signals[SIGNAL_PEER_STATUS], 0, peer_id, status);
+}
+
+void tour_signaller_emit_peer_offered(TourSignaller *self, const gchar *peer_id,
+                                      const gchar *session_id, const gchar *sdp) {
+  g_signal_emit(self, signals[SIGNAL_PEER_OFFERED], 0, peer_id, session_id, sdp);
 }
 
 void tour_signaller_emit_peer_left(TourSignaller *self, const gchar *peer_id) {

@@ -83,6 +83,8 @@ void tour_signaller_request_recovery(TourSignaller *self, const gchar *peer_id,
 /* For implementations: emit the interface's notifications. */
 void tour_signaller_emit_peer_joined(TourSignaller *self, const gchar *peer_id,
                                      const gchar *join_id);
+void tour_signaller_emit_peer_offered(TourSignaller *self, const gchar *peer_id,
+                                      const gchar *session_id, const gchar *sdp);
 void tour_signaller_emit_peer_left(TourSignaller *self, const gchar *peer_id);
 void tour_signaller_emit_peer_status(TourSignaller *self, const gchar *peer_id,
                                      const GstStructure *status);

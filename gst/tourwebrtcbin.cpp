@@ -42,7 +42,10 @@
 #include <gst/webrtc/nice/nice.h>
 #include <gst/webrtc/webrtc.h>
 
+#include "ice-agent.h"
 #include "ice_buffer.h"
+#include "payload-type-rewrite.h"
+#include "server_protocol.h"
 #include "state_machine.h"
 #include "signaller-glue.h"
 #include "tourcast-enums.h"
@@ -82,6 +85,7 @@ enum {
   PROP_ICE_RESTARTS,
   PROP_LOCAL_ICE_UFRAG,
   PROP_REMOTE_ICE_UFRAG,
+  PROP_REMOTE_OFFER,
   PROP_TIMEOUT_FIRST, /* one property per state, in ConnectionState order */
 };
 
@@ -129,6 +133,10 @@ struct TourWebRTCBinPrivate {
   bool recoverable = false;
   guint max_recovery_requests = 0;
   guint recovery_requests = 0;
+  /* Guide side, answering: the peer's own offer (a browser over WHEP) and
+   * the payload type it gave Opus (-1: unknown). */
+  std::string remote_offer;
+  gint remote_offer_pt = -1;
   TourSignaller *signaller = nullptr;
   bool signaller_shared = false;
   bool signaller_started = false;
@@ -863,13 +871,42 @@ static void on_session_description(TourSignaller *, const gchar *peer_id, const 
   gst_object_unref(self);
 }
 
+/* A guide with remote-offer answers it (once the sink pad has caps, as for
+ * an offer: webrtcbin needs them to match the offer to the transceiver). */
+static void start_answer(TourWebRTCBin *self, const std::string &offer) {
+  TourWebRTCBinPrivate *priv = self->priv;
+  GstSDPMessage *sdp = nullptr;
+  if (gst_sdp_message_new_from_text(offer.c_str(), &sdp) != GST_SDP_OK || sdp == nullptr) {
+    if (sdp)
+      gst_sdp_message_free(sdp);
+    move_to(self, ConnectionState::kFailed, "the peer's offer is not valid SDP", false);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    priv->remote_media_count = gst_sdp_message_medias_len(sdp);
+  }
+  move_to(self, ConnectionState::kSignaling, "sink caps known, answering the peer's offer", true);
+  GstWebRTCSessionDescription *desc =
+      gst_webrtc_session_description_new(GST_WEBRTC_SDP_TYPE_OFFER, sdp);
+  GstPromise *promise = new_promise(self, GST_WEBRTC_SDP_TYPE_OFFER, on_remote_description_set);
+  g_signal_emit_by_name(priv->webrtc, "set-remote-description", desc, promise);
+  gst_webrtc_session_description_free(desc);
+}
+
 static void start_offer(TourWebRTCBin *self) {
   TourWebRTCBinPrivate *priv = self->priv;
+  std::string remote_offer;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     if (priv->negotiation_started || !priv->running)
       return;
     priv->negotiation_started = true;
+    remote_offer = priv->remote_offer;
+  }
+  if (!remote_offer.empty()) {
+    start_answer(self, remote_offer);
+    return;
   }
   move_to(self, ConnectionState::kSignaling, "sink caps known, creating offer", true);
   create_offer(self);
@@ -1206,15 +1243,7 @@ static bool configure_ice(TourWebRTCBin *self) {
     return true;
   if (g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "ice-tcp"))
     g_object_set(ice, "ice-tcp", tcp ? TRUE : FALSE, nullptr);
-  /* libnice probes UPnP by default: slow, noisy, and useless to a guide. */
-  if (g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "agent")) {
-    GObject *agent = nullptr;
-    g_object_get(ice, "agent", &agent, nullptr);
-    if (agent) {
-      g_object_set(agent, "upnp", FALSE, nullptr);
-      g_object_unref(agent);
-    }
-  }
+  tour_ice_agent_disable_upnp(ice);
   bool ok = true;
   gchar **parts = g_strsplit(addresses.c_str(), ",", -1);
   for (gchar **p = parts; *p; p++) {
@@ -1276,6 +1305,13 @@ static GstPad *tour_webrtc_bin_request_new_pad(GstElement *element, GstPadTempla
   }
   GstPad *ghost = gst_ghost_pad_new_from_template("sink", webrtc_sink, templ);
   gst_object_unref(webrtc_sink);
+  gint answer_pt;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    answer_pt = priv->remote_offer_pt;
+  }
+  if (answer_pt >= 0)
+    tour_rewrite_payload_type(ghost, (guint)answer_pt);
   gst_pad_add_probe(ghost, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_sink_event, self, nullptr);
   gst_pad_add_probe(ghost,
                     (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
@@ -1524,6 +1560,10 @@ static void tour_webrtc_bin_set_property(GObject *object, guint prop_id, const G
     case PROP_MAX_RECOVERY_REQUESTS:
       priv->max_recovery_requests = g_value_get_uint(value);
       break;
+    case PROP_REMOTE_OFFER:
+      priv->remote_offer = g_value_get_string(value) ? g_value_get_string(value) : "";
+      priv->remote_offer_pt = opus_payload_type(priv->remote_offer);
+      break;
     default:
       if (prop_id >= PROP_TIMEOUT_FIRST &&
           prop_id < PROP_TIMEOUT_FIRST + kTimeoutProperties.size()) {
@@ -1591,6 +1631,9 @@ static void tour_webrtc_bin_get_property(GObject *object, guint prop_id, GValue 
       break;
     case PROP_ICE_RESTARTS:
       g_value_set_uint(value, priv->ice_restarts);
+      break;
+    case PROP_REMOTE_OFFER:
+      g_value_set_string(value, priv->remote_offer.empty() ? nullptr : priv->remote_offer.c_str());
       break;
     default:
       if (prop_id >= PROP_TIMEOUT_FIRST &&
@@ -1746,6 +1789,13 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
                           "ICE username fragment of the current remote description (NULL "
                           "before one is set); changes with each ICE restart",
                           nullptr, read_only));
+  g_object_class_install_property(
+      gobject_class, PROP_REMOTE_OFFER,
+      g_param_spec_string("remote-offer", "Remote offer",
+                          "Guide only: the peer's own SDP offer (a browser joining over WHEP); "
+                          "the guide answers it, with the peer's Opus payload type, instead of "
+                          "offering",
+                          nullptr, ready_flags));
   ConnectionStateMachine defaults(0);
   for (size_t i = 0; i < kTimeoutProperties.size(); i++) {
     const TimeoutProperty &p = kTimeoutProperties[i];

@@ -78,6 +78,8 @@ Json parse_or_null(const std::string &text) {
   return Json::parse(text, nullptr, /*allow_exceptions=*/false);
 }
 
+}  // namespace
+
 bool build_report(RedisClient *client, const DiagnosticsOptions &options, Json *report) {
   const std::string &tour = options.tour;
   const std::string &language = options.language;
@@ -144,8 +146,6 @@ bool build_report(RedisClient *client, const DiagnosticsOptions &options, Json *
   (*report)["timestamp"] = g_get_real_time() / 1000;
   return true;
 }
-
-}  // namespace
 
 int run_diagnostics(const DiagnosticsOptions &options) {
   std::string error;

@@ -10,4 +10,5 @@ apt-get install -y --no-install-recommends \
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
   gstreamer1.0-plugins-bad gstreamer1.0-nice libnice-dev \
   libhiredis-dev redis-server \
+  libsoup-3.0-dev python3 chromium chromium-driver \
   iproute2 util-linux procps

@@ -33,6 +33,13 @@ class RedisClient {
   // reply is returned as a reply; only a broken connection gives nullptr and *error.
   Reply command(const std::vector<std::string> &args, std::string *error);
 
+  // Sends a command without waiting, then reads replies one by one: for SUBSCRIBE, whose
+  // messages arrive later. read() gives nullptr and *error on a timeout or a broken link.
+  bool send(const std::vector<std::string> &args, std::string *error);
+  Reply read(std::string *error);
+  // Changes the timeout of later reads and commands.
+  void set_timeout_ms(int timeout_ms);
+
  private:
   redisContext *context_ = nullptr;
   std::string where_;

@@ -10,6 +10,7 @@
 
 #include "demo.h"
 #include "diagnostics.h"
+#include "plugin_path.h"
 
 namespace {
 
@@ -33,21 +34,6 @@ const char kOverview[] =
     "\n"
     "Run 'tourcast COMMAND --help' for the options of a command; they are also listed below.\n";
 
-// Whoever exported GST_PLUGIN_PATH knows which plugin they want; otherwise the tool should
-// work straight from the build tree without any setup, and from an install too.
-void set_plugin_path() {
-  if (g_getenv("GST_PLUGIN_PATH") != nullptr)
-    return;
-  std::string path = TOURCAST_PLUGIN_INSTALL_DIR;
-  gchar *exe = g_file_read_link("/proc/self/exe", nullptr);
-  std::string build_root = std::string(TOURCAST_BUILD_ROOT) + "/";
-  // Only a binary that still lives in its build tree prefers the freshly built plugin, so
-  // an installed tool never picks up a stale build directory left behind on the machine.
-  if (exe && g_str_has_prefix(exe, build_root.c_str()) && TOURCAST_PLUGIN_BUILD_DIR[0])
-    path = std::string(TOURCAST_PLUGIN_BUILD_DIR) + G_SEARCHPATH_SEPARATOR_S + path;
-  g_free(exe);
-  g_setenv("GST_PLUGIN_PATH", path.c_str(), TRUE);
-}
 
 struct DemoArgs {
   gint attendees = 3;
@@ -190,7 +176,7 @@ int demo_main(int argc, char **argv) {
   DemoArgs args;
   GOptionContext *context = demo_context(&args);
   // Before parsing: the GStreamer option group runs gst_init, which reads GST_PLUGIN_PATH.
-  set_plugin_path();
+  tourcast_tools::set_plugin_path();
   bool ok = parse(context, "demo", argc, argv);
   g_option_context_free(context);
   if (!ok)

@@ -116,6 +116,7 @@ TEST(EnumNames, PhasesRolesSignalTypes) {
       {SignalType::kEndOfCandidates, "end-of-candidates"},
       {SignalType::kStatus, "status"},
       {SignalType::kRecover, "recover"},
+      {SignalType::kPeerOffer, "peer-offer"},
   };
   for (const auto &[type, name] : types) {
     EXPECT_STREQ(to_string(type), name);
@@ -457,17 +458,18 @@ TEST(Signal, EncodesOnlyMeaningfulFields) {
 }
 
 TEST(Signal, RoundTripEveryType) {
-  for (SignalType type : {SignalType::kJoin, SignalType::kLeave, SignalType::kOffer,
-                          SignalType::kAnswer, SignalType::kCandidate, SignalType::kGuideReady,
-                          SignalType::kEndOfCandidates, SignalType::kStatus,
-                          SignalType::kRecover}) {
+  for (SignalType type :
+       {SignalType::kJoin, SignalType::kLeave, SignalType::kOffer, SignalType::kAnswer,
+        SignalType::kCandidate, SignalType::kGuideReady, SignalType::kEndOfCandidates,
+        SignalType::kStatus, SignalType::kRecover, SignalType::kPeerOffer}) {
     SignalMessage message = signal(type);
     if (type == SignalType::kJoin || type == SignalType::kStatus) {
       message.profile = "mobile/3g";
       message.battery_saving = type == SignalType::kStatus;
       message.quality_level = type == SignalType::kStatus ? "low" : "";
     }
-    if (type == SignalType::kOffer || type == SignalType::kAnswer) {
+    if (type == SignalType::kOffer || type == SignalType::kAnswer ||
+        type == SignalType::kPeerOffer) {
       message.sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n";
     }
     if (type == SignalType::kCandidate) {
@@ -510,7 +512,8 @@ TEST(Signal, DecodeErrors) {
           {"/type", removed(), p + "field 'type' is missing"},
           {"/type", "hello",
            p + "field 'type' has unknown value \"hello\" (expected one of join, leave, offer, "
-               "answer, candidate, guide-ready, end-of-candidates, status, recover)"},
+               "answer, candidate, guide-ready, end-of-candidates, status, recover, "
+               "peer-offer)"},
           {"/from", removed(), p + "field 'from' is missing"},
           {"/from", "", p + "field 'from': participant id \"\" is invalid: it is empty" + kIdRule},
           {"/to", "a b",
@@ -597,6 +600,23 @@ TEST(Signal, StatusCarriesProfileAndBattery) {
       decode_signal(R"({"type":"join","from":"a1","ts":5,"profile":")" + long_profile + R"("})",
                     &decoded, &error));
   EXPECT_EQ(error, "signal JSON: profile is 65 bytes, more than 64");
+}
+
+TEST(Signal, PeerOfferNeedsSdpAndSession) {
+  SignalMessage decoded;
+  std::string error;
+  ASSERT_TRUE(decode_signal(
+      R"({"type":"peer-offer","from":"whep-1","to":"guide","ts":1,"session":"s1","sdp":"v=0"})",
+      &decoded, &error))
+      << error;
+  EXPECT_EQ(decoded.type, SignalType::kPeerOffer);
+  EXPECT_EQ(decoded.session, "s1");
+  EXPECT_FALSE(
+      decode_signal(R"({"type":"peer-offer","from":"w","ts":1,"sdp":"v=0"})", &decoded, &error));
+  EXPECT_EQ(error, "signal JSON: field 'session' is required for a peer-offer");
+  EXPECT_FALSE(
+      decode_signal(R"({"type":"peer-offer","from":"w","ts":1,"session":"s"})", &decoded, &error));
+  EXPECT_EQ(error, "signal JSON: field 'sdp' is missing");
 }
 
 TEST(Signal, SizeLimit) {
