@@ -423,7 +423,7 @@ void remove_dir(const std::string &dir, const std::string &keep) {
     std::string path = dir + "/" + name;
     if (!keep.empty()) {
       std::string text = read_text(path);
-      std::ofstream(keep + "/" + name) << text;
+      std::ofstream(keep + "-" + name) << text;
     }
     unlink(path.c_str());
   }
