@@ -56,6 +56,7 @@ struct Options {
   double steady_s = 5;
   bool join_with_source = false;
   bool preload = false;
+  bool common_start = false;  // every attendee's clock starts before the first join
   bool verbose = false;
   bool child = false;  // internal: one cold run, its RunResult as JSON on stdout
   std::string label;   // internal: "run i/R" for the child's progress lines
@@ -658,11 +659,16 @@ RunResult run_once(const Options &options, bool measure_steady) {
   }
   if (ok && !options.join_with_source)
     ok = wait_for_source(&run);
-  // All attendees join at once; each one's clock starts when its own elements are made.
+  // All attendees join at once; each one's clock starts when its own elements are made
+  // (or, with --common-start, when the first one's are: a join storm's common instant).
+  gint64 storm_us = now_us();
   for (auto &a : run.attendees) {
     if (!ok)
       break;
-    ok = join(&run, a.get(), options.join_with_source ? with_source_us : now_us());
+    ok = join(&run, a.get(),
+              options.join_with_source ? with_source_us
+              : options.common_start   ? storm_us
+                                       : now_us());
   }
   if (ok) {
     guint timeout = g_timeout_add(
@@ -743,6 +749,8 @@ RunResult run_child(const Options &options, int number) {
     args.push_back("--join-with-source");
   if (options.preload)
     args.push_back("--preload");
+  if (options.common_start)
+    args.push_back("--common-start");
   if (options.verbose)
     args.push_back("--verbose");
   std::vector<gchar *> argv;
@@ -807,6 +815,7 @@ json summarize(const Options &options, const std::vector<RunResult> &results) {
       {"address", options.address},
       {"latency_ms", options.latency_ms},
       {"join_with_source", options.join_with_source},
+      {"common_start", options.common_start},
       {"preload", options.preload},
       {"first_audio_ms", bench::summarize(first_audio)},
       {"connected_ms", bench::summarize(connected)},
@@ -843,7 +852,8 @@ bool is_local_address(const std::string &address) {
 bool parse_options(int argc, char **argv, Options *options) {
   gint attendees = options->attendees, runs = options->runs, latency = options->latency_ms;
   gdouble timeout = options->timeout_s, steady = options->steady_s;
-  gboolean cold = FALSE, warm = FALSE, join_with_source = FALSE, preload = FALSE;
+  gboolean cold = FALSE, warm = FALSE, join_with_source = FALSE, preload = FALSE,
+           common_start = FALSE;
   gboolean verbose = FALSE, child = FALSE;
   gchar *address = nullptr, *label = nullptr;
   GOptionEntry entries[] = {
@@ -869,6 +879,10 @@ bool parse_options(int argc, char **argv, Options *options) {
       {"join-with-source", 0, 0, G_OPTION_ARG_NONE, &join_with_source,
        "Attendees join when the source starts instead of once it produces audio (as "
        "`tourcast demo` starts its guide just before its attendees)",
+       nullptr},
+      {"common-start", 0, 0, G_OPTION_ARG_NONE, &common_start,
+       "Every attendee's clock starts at one instant, just before the first joins (a join "
+       "storm, as bench/join-storm measures tourcast), instead of when its own elements are made",
        nullptr},
       {"preload", 0, 0, G_OPTION_ARG_NONE, &preload,
        "Load the per-attendee elements' plugins before the clocks start (as `tourcast demo` "
@@ -914,6 +928,7 @@ bool parse_options(int argc, char **argv, Options *options) {
   options->steady_s = steady;
   options->join_with_source = join_with_source;
   options->preload = preload;
+  options->common_start = common_start;
   options->verbose = verbose;
   options->child = child;
   if (address)

@@ -26,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_process.h"
 #include "bench_stats.h"
 
 #ifndef TTFA_NAIVE_FANOUT
@@ -71,36 +72,6 @@ bool enter_private_network(std::string *why) {
   return ok;
 }
 
-// Runs a program and returns the last line of its stdout that parses as a JSON object;
-// its stderr (progress) passes through.
-json run_for_json(const std::vector<std::string> &args, std::string *failure) {
-  std::vector<gchar *> argv;
-  for (const auto &arg : args)
-    argv.push_back(const_cast<gchar *>(arg.c_str()));
-  argv.push_back(nullptr);
-  gchar *out = nullptr;
-  gint status = 0;
-  GError *error = nullptr;
-  if (!g_spawn_sync(nullptr, argv.data(), nullptr, G_SPAWN_DEFAULT, nullptr, nullptr, &out, nullptr,
-                    &status, &error)) {
-    *failure = args[0] + ": " + error->message;
-    g_error_free(error);
-    return json();
-  }
-  json result;
-  gchar **lines = g_strsplit(out ? out : "", "\n", -1);
-  for (gchar **line = lines; *line; line++) {
-    json parsed = json::parse(*line, nullptr, false);
-    if (parsed.is_object())
-      result = parsed;
-  }
-  g_strfreev(lines);
-  g_free(out);
-  if (result.is_null())
-    *failure = args[0] + " printed no JSON (wait status " + std::to_string(status) + ")";
-  return result;
-}
-
 json compare_at(const Options &options, int latency) {
   bench::Samples naive_first, naive_connected, tourcast_first;
   json failures = json::array();
@@ -112,7 +83,7 @@ json compare_at(const Options &options, int latency) {
                                       "--steady=0",  "--latency=" + std::to_string(latency)};
     naive.insert(naive.end(), options.naive_args.begin(), options.naive_args.end());
     std::string failure;
-    json result = run_for_json(naive, &failure);
+    json result = bench::run_for_json(naive, &failure);
     bench::Samples first =
         bench::samples_from_json(result.value("first_audio_ms", json()).value("values", json()));
     bench::Samples connected =
@@ -127,7 +98,7 @@ json compare_at(const Options &options, int latency) {
 
     fprintf(stderr, "== latency %d ms, run %d/%d: tourcast demo\n", latency, run, options.runs);
     failure.clear();
-    result = run_for_json({options.tourcast, "demo", "--attendees=1",
+    result = bench::run_for_json({options.tourcast, "demo", "--attendees=1",
                            "--duration=" + std::to_string(options.duration_s), "--json",
                            "--latency=" + std::to_string(latency)},
                           &failure);
