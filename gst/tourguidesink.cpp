@@ -443,6 +443,7 @@ static void on_quality_report(TourGuideSink *self, const GstStructure *report) {
   ConnectionMetrics metrics = metrics_from_structure(report);
   Decision decision;
   GstPad *output = nullptr;
+  bool fec_changed;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     auto it = priv->peers.find(id);
@@ -452,7 +453,7 @@ static void on_quality_report(TourGuideSink *self, const GstStructure *report) {
     peer.metrics = metrics;
     peer.have_reports = true;
     int fec = fec_packet_loss_percentage(metrics.loss_rate);
-    bool fec_changed = fec != peer.fec_loss_percentage;
+    fec_changed = fec != peer.fec_loss_percentage;
     peer.fec_loss_percentage = fec;
     /* A link that is down (reconnecting) is recovery's business: a lower
      * level would not bring it back, and climbing again would take minutes. */
@@ -462,13 +463,14 @@ static void on_quality_report(TourGuideSink *self, const GstStructure *report) {
       peer.pending_reason = decision.reason;
       output = GST_PAD(gst_object_ref(peer.output));
     }
-    if (fec_changed)
-      update_encoding_locked(priv);
   }
+  /* Reconciling walks every peer and output: only when something changed,
+   * not on each of the reports every attendee sends a few times a second.
+   * It recomputes each encoder's FEC from the peers' loss. */
   if (output) {
     follow_decision(self, output, decision);
     gst_object_unref(output);
-  } else {
+  } else if (fec_changed) {
     schedule_reconcile(self);
   }
 }
