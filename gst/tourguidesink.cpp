@@ -953,11 +953,9 @@ static void tour_guide_sink_set_property(GObject *object, guint prop_id, const G
         break;
       case PROP_FEC:
         priv->fec = g_value_get_boolean(value);
-        update_encoding_locked(priv);
         break;
       case PROP_DTX:
         priv->dtx = g_value_get_boolean(value);
-        update_encoding_locked(priv);
         break;
       case PROP_REPORT_INTERVAL:
         priv->report_interval_ms = g_value_get_uint(value);
@@ -967,6 +965,8 @@ static void tour_guide_sink_set_property(GObject *object, guint prop_id, const G
           G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
     }
   }
+  /* The reconcile recomputes every encoder's FEC and DTX (so does a new
+   * attendee's join while nothing plays yet). */
   if (prop_id == PROP_FEC || prop_id == PROP_DTX)
     schedule_reconcile(self);
 }
