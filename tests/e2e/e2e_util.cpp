@@ -345,13 +345,22 @@ bool Pipeline::wait_error(int timeout_ms) const {
   return wait_until([&] { return !errors().empty(); }, timeout_ms);
 }
 
-ToneMeter::ToneMeter(GstElement *appsink) {
+ToneMeter::ToneMeter(GstElement *appsink)
+    : appsink_(GST_ELEMENT(gst_object_ref(appsink))), samples_(std::make_shared<Samples>()) {
   g_object_set(appsink, "emit-signals", TRUE, "sync", FALSE, nullptr);
-  g_signal_connect(appsink, "new-sample", G_CALLBACK(on_sample), this);
+  handler_ = g_signal_connect_data(
+      appsink, "new-sample", G_CALLBACK(on_sample), new std::shared_ptr<Samples>(samples_),
+      [](gpointer data, GClosure *) { delete static_cast<std::shared_ptr<Samples> *>(data); },
+      GConnectFlags(0));
+}
+
+ToneMeter::~ToneMeter() {
+  g_signal_handler_disconnect(appsink_, handler_);
+  gst_object_unref(appsink_);
 }
 
 GstFlowReturn ToneMeter::on_sample(GstElement *sink, gpointer data) {
-  auto *self = static_cast<ToneMeter *>(data);
+  Samples &samples = **static_cast<std::shared_ptr<Samples> *>(data);
   GstSample *sample = nullptr;
   g_signal_emit_by_name(sink, "pull-sample", &sample);
   if (!sample)
@@ -360,8 +369,8 @@ GstFlowReturn ToneMeter::on_sample(GstElement *sink, gpointer data) {
   GstMapInfo map;
   if (gst_buffer_map(buffer, &map, GST_MAP_READ)) {
     const float *f = reinterpret_cast<const float *>(map.data);
-    std::lock_guard<std::mutex> guard(self->lock_);
-    self->samples_.insert(self->samples_.end(), f, f + map.size / sizeof(float));
+    std::lock_guard<std::mutex> guard(samples.lock);
+    samples.values.insert(samples.values.end(), f, f + map.size / sizeof(float));
     gst_buffer_unmap(buffer, &map);
   }
   gst_sample_unref(sample);
@@ -369,16 +378,17 @@ GstFlowReturn ToneMeter::on_sample(GstElement *sink, gpointer data) {
 }
 
 size_t ToneMeter::sample_count() const {
-  std::lock_guard<std::mutex> guard(lock_);
-  return samples_.size();
+  std::lock_guard<std::mutex> guard(samples_->lock);
+  return samples_->values.size();
 }
 
 std::vector<float> ToneMeter::last(int window_ms) const {
-  std::lock_guard<std::mutex> guard(lock_);
+  std::lock_guard<std::mutex> guard(samples_->lock);
+  const std::vector<float> &values = samples_->values;
   size_t n = (size_t)window_ms * 48;
-  if (samples_.size() < n)
+  if (values.size() < n)
     return {};
-  return std::vector<float>(samples_.end() - n, samples_.end());
+  return std::vector<float>(values.end() - n, values.end());
 }
 
 double ToneMeter::level_dbfs(int window_ms) const {

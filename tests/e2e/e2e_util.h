@@ -118,6 +118,9 @@ class Pipeline {
 class ToneMeter {
  public:
   explicit ToneMeter(GstElement *appsink);
+  ~ToneMeter();
+  ToneMeter(const ToneMeter &) = delete;
+  ToneMeter &operator=(const ToneMeter &) = delete;
   size_t sample_count() const;
   /* RMS of the last @window_ms, in dBFS (-inf for silence). */
   double level_dbfs(int window_ms) const;
@@ -129,18 +132,26 @@ class ToneMeter {
   double quietest_chunk_dbfs(int window_ms, int chunk_ms) const;
 
  private:
+  /* Owned by the signal handler too: a sample being delivered on a streaming
+   * thread while the meter goes away writes to state that is still alive. */
+  struct Samples {
+    std::mutex lock;
+    std::vector<float> values;
+  };
   static GstFlowReturn on_sample(GstElement *sink, gpointer data);
   std::vector<float> last(int window_ms) const;
-  mutable std::mutex lock_;
-  std::vector<float> samples_;
+  GstElement *appsink_ = nullptr;
+  gulong handler_ = 0;
+  std::shared_ptr<Samples> samples_;
 };
 
 /* An attendee pipeline that plays at once, with a meter on what it hears
  * (its appsink is @name + "_out"). */
 struct Listener {
   std::string name;
-  std::unique_ptr<Pipeline> pipeline;
+  /* Declared first so it is destroyed last: the pipeline stops before. */
   std::unique_ptr<ToneMeter> meter;
+  std::unique_ptr<Pipeline> pipeline;
 };
 Listener listen(const std::string &name, const std::string &tour, const std::string &language,
                 const std::string &redis_url, const std::string &extra = "");
