@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -76,6 +77,9 @@ bool RedisServer::launch() {
   argv.push_back(nullptr);
   pid_ = fork();
   if (pid_ == 0) {
+    /* Dies with the test: a test that aborts must not leave a server holding
+     * meson's output pipe open (meson then waits for its timeout). */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     execvp("redis-server", argv.data());
     _exit(127);
   }

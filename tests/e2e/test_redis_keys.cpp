@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "e2e_util.h"
@@ -36,9 +37,9 @@ class AttendeeProcess {
     std::string command = "gst-launch-1.0 -q " + description;
     g_shell_parse_argv(command.c_str(), nullptr, &argv, nullptr);
     GError *error = nullptr;
-    g_spawn_async(nullptr, argv, nullptr,
-                  (GSpawnFlags)(G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD), nullptr, nullptr,
-                  &pid_, &error);
+    g_spawn_async(
+        nullptr, argv, nullptr, (GSpawnFlags)(G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD),
+        [](gpointer) { prctl(PR_SET_PDEATHSIG, SIGKILL); }, nullptr, &pid_, &error);
     g_strfreev(argv);
     if (error) {
       ADD_FAILURE() << error->message;
