@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "adaptation.h"
@@ -47,5 +48,20 @@ std::vector<std::string> recommendations(const ChannelStatus &channel);
 // "level","healthy","score","category","rttMs","jitterMs","lossRate","fec","profile",
 // "batterySaving","connectedForMs","levelChanges","lastChangeReason"}],"recommendations":[..]}.
 std::string diagnostics_to_json(const ChannelStatus &channel, int64_t timestamp_ms);
+
+// The report as a reader of webrtc:diagnostics:{tour}:{language} gets it back (tourcast-server's
+// metrics and attendee view). Derived fields (healthy, healthyCount, attendeeCount,
+// recommendations) are not read back; max_attendees is not in the report and stays 0.
+struct ChannelReport {
+  ChannelStatus channel;
+  int64_t timestamp_ms = 0;
+};
+constexpr size_t kMaxDiagnosticsBytes = 4 * 1024 * 1024;
+// Strict like the Redis schema's decoders: every field diagnostics_to_json writes is required
+// (rttMs and jitterMs only when known; score, category and lossRate together or not at all),
+// names must be valid, state a connection state name, level a quality level name, score
+// 0-100, lossRate 0-1, delays 0-kMaxDelayMs. Never throws; explains the first problem.
+bool diagnostics_from_json(std::string_view json, ChannelReport *out, std::string *error);
+std::string diagnostics_to_json(const ChannelReport &report);
 
 }  // namespace tourcast

@@ -59,8 +59,8 @@ constexpr const char *kPhaseNames[] = {"initial",      "offer_sent", "answer_sen
                                        "ice_exchange", "connected",  "failed"};
 constexpr const char *kRoleNames[] = {"guide", "attendee"};
 constexpr const char *kSignalTypeNames[] = {
-    "join",        "leave", "offer",  "answer", "candidate", "guide-ready", "end-of-candidates",
-    "status",      "recover", "peer-offer"};
+    "join",   "leave",   "offer",     "answer", "candidate", "guide-ready", "end-of-candidates",
+    "status", "recover", "peer-offer"};
 
 // Reads a string field that must be one of `names`.
 template <typename Enum, size_t N>
@@ -303,7 +303,8 @@ std::string encode_signal(const SignalMessage &message) {
   if (message.type == SignalType::kCandidate || message.sequence != 0) {
     root["seq"] = message.sequence;
   }
-  if (message.type == SignalType::kJoin || message.type == SignalType::kStatus) {
+  if (message.type == SignalType::kJoin || message.type == SignalType::kStatus ||
+      message.type == SignalType::kPeerOffer) {
     if (!message.profile.empty())
       root["profile"] = message.profile;
     if (message.battery_saving)

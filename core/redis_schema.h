@@ -124,13 +124,13 @@ struct SignalMessage {
   // Opaque peer-session id, so messages of an abandoned session can be ignored.
   std::string session;
   int64_t timestamp = 0;  // ts
-  // join and status: the attendee's device/network profile ("mobile/3g"; may be empty, at
-  // most 64 bytes; the guide parses it) and whether it saves battery ("batterySaving", sent
-  // only when true).
+  // join, status and peer-offer: the attendee's device/network profile ("mobile/3g"; may be
+  // empty, at most 64 bytes; the guide parses it) and whether it saves battery
+  // ("batterySaving", sent only when true).
   std::string profile;
   bool battery_saving = false;
-  // join and status: the quality level the attendee asks to be held at ("qualityLevel": a
-  // quality level name); empty lets the guide choose from the attendee's reports.
+  // join, status and peer-offer: the quality level the attendee asks to be held at ("qualityLevel":
+  // a quality level name); empty lets the guide choose from the attendee's reports.
   std::string quality_level;
   // recover: the recovery level the attendee asks its guide for.
   std::string level;

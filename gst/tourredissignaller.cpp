@@ -520,7 +520,8 @@ void emit_peer_status(TourRedisSignaller *self, const SignalMessage &message) {
   if (!message.profile.empty())
     gst_structure_set(status, "profile", G_TYPE_STRING, message.profile.c_str(), nullptr);
   if (!message.quality_level.empty())
-    gst_structure_set(status, "requested-level", G_TYPE_STRING, message.quality_level.c_str(), nullptr);
+    gst_structure_set(status, "requested-level", G_TYPE_STRING, message.quality_level.c_str(),
+                      nullptr);
   tour_signaller_emit_peer_status(TOUR_SIGNALLER(self), message.from.c_str(), status);
   gst_structure_free(status);
 }
@@ -602,6 +603,9 @@ void on_message(TourRedisSignaller *self, const std::string &channel, const std:
         priv->peers.emplace(message.from, PeerView());
         tour_signaller_emit_peer_offered(TOUR_SIGNALLER(self), message.from.c_str(),
                                          message.session.c_str(), message.sdp.c_str());
+        /* A browser states its profile with its offer (WHEP ?profile=). */
+        if (!message.profile.empty() || message.battery_saving || !message.quality_level.empty())
+          emit_peer_status(self, message);
       }
       break;
   }
@@ -858,8 +862,8 @@ static void tour_redis_signaller_send_sdp(TourSignaller *signaller, const gchar 
     } else {
       /* The guide answers browsers (peer-offer): the answer is theirs. */
       const std::string &answerer = is_guide(self) ? peer : s.participant_id;
-      send_command(self, {"SET", answer_key(s.tour, s.language, answerer),
-                          encode_offer(record), "PX", std::to_string(OFFER_TTL_MS)});
+      send_command(self, {"SET", answer_key(s.tour, s.language, answerer), encode_offer(record),
+                          "PX", std::to_string(OFFER_TTL_MS)});
       update_coordination(self, "status", "", "", "answer_sent");
     }
     publish(self, peer_channel(self, peer), message);

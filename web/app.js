@@ -117,13 +117,16 @@ class Listener {
       throw new Error(await errorText(response));
     }
     this.resource = response.headers.get('Location');
+    this.participant = response.headers.get('X-Tourcast-Participant');
+    this.quality = null;
     await pc.setRemoteDescription({ type: 'answer', sdp: await response.text() });
     this.error = '';
     this.changed();
   }
 
-  // Every 2 s: report the stats (the server scores them and picks the level), and recover
-  // from a connection that dropped: a new offer, with backoff.
+  // Every 2 s: report the stats (the server answers with the guide's latest report on this
+  // listener: the Opus level it sends, its score; and this browser's own stats scored), and
+  // recover from a connection that dropped: a new offer, with backoff.
   async tick() {
     if (this.stopped || this.recovering) return;
     const down = !this.pc || ['failed', 'closed', 'disconnected'].includes(this.pc.connectionState);
@@ -278,11 +281,17 @@ let listener = null;
 let guide = null;
 
 function showListener(l) {
+  // guide: what the guide reported on this listener (null until its first report names it);
+  // browser: this browser's own inbound stats, scored (null until packets arrived).
+  const guide = l.quality && l.quality.guide;
+  const browser = l.quality && l.quality.browser;
   $('listen-state').textContent = l.state;
   $('recoveries').textContent = l.recoveries;
-  $('score').textContent = l.quality ? l.quality.score : '–';
-  $('category').textContent = l.quality ? `(${l.quality.category})` : '';
-  $('level').textContent = l.quality ? l.quality.level : '–';
+  $('level').textContent = guide ? guide.level : '–';
+  $('score').textContent = guide && guide.score !== undefined ? guide.score : '–';
+  $('category').textContent = guide && guide.category ? `(${guide.category})` : '';
+  $('browser-score').textContent = browser ? browser.score : '–';
+  $('browser-category').textContent = browser ? `(${browser.category})` : '';
   $('listen-error').textContent = l.error || '';
 }
 
@@ -397,7 +406,7 @@ window.tourcast = {
   stopSpeaking,
   listener: () => listener && {
     state: listener.state, recoveries: listener.recoveries, quality: listener.quality,
-    error: listener.error, resource: listener.resource,
+    error: listener.error, resource: listener.resource, participant: listener.participant,
     audio: listener.analyser ? listener.analyser.measure() : null,
   },
   guide: () => guide && {

@@ -463,7 +463,8 @@ TEST(Signal, RoundTripEveryType) {
         SignalType::kCandidate, SignalType::kGuideReady, SignalType::kEndOfCandidates,
         SignalType::kStatus, SignalType::kRecover, SignalType::kPeerOffer}) {
     SignalMessage message = signal(type);
-    if (type == SignalType::kJoin || type == SignalType::kStatus) {
+    if (type == SignalType::kJoin || type == SignalType::kStatus ||
+        type == SignalType::kPeerOffer) {
       message.profile = "mobile/3g";
       message.battery_saving = type == SignalType::kStatus;
       message.quality_level = type == SignalType::kStatus ? "low" : "";

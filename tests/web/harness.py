@@ -154,10 +154,12 @@ def goertzel_share(samples, rate, freq):
 class Attendee:
     """tourattendeesrc writing mono 48 kHz S16LE to a pipe we read."""
 
-    def __init__(self, redis_url, tour, language):
+    def __init__(self, redis_url, tour, language, properties=()):
+        """properties: more tourattendeesrc properties, e.g. ("level=low",)."""
         self.proc = subprocess.Popen(
             ["gst-launch-1.0", "-q", "tourattendeesrc", "tour=" + tour, "language=" + language,
-             "redis-url=" + redis_url, "ice-addresses=" + ATTENDEE_ADDRESS, "!", "audioconvert",
+             "redis-url=" + redis_url, "ice-addresses=" + ATTENDEE_ADDRESS] + list(properties) +
+            ["!", "audioconvert",
              "!", "audioresample", "!", "audio/x-raw,format=S16LE,channels=1,rate=48000", "!",
              "fdsink", "fd=1"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             start_new_session=True)

@@ -2,6 +2,7 @@
 serves, listens to a guide pipeline sending 440 Hz and checks the tone with WebAudio; speaks
 as a guide from a fake microphone playing a tone file, which a tourattendeesrc hears.
 Run inside tests/e2e/netns-run.sh (guide side on 198.18.0.1, attendees on 198.18.0.2)."""
+import json
 import os
 import subprocess
 import sys
@@ -75,17 +76,41 @@ class BrowserTest(unittest.TestCase):
         self.browser.run("await tourcast.listen('museum', 'en', 'desktop/wifi');")
         l = self.assert_hears(440, "the page to hear 440 Hz")
         self.assertEqual(l["state"], "connected")
-        # The page shows the quality the server computed from its stats.
-        q = wait_for(lambda: (self.listener() or {}).get("quality"), 15, "a quality report")
-        self.assertGreaterEqual(q["score"], 85)
-        self.assertEqual(q["category"], "excellent")
-        self.assertIn(q["level"], ["maximum", "high"])
-        shown = self.browser.run("return [document.getElementById('listen-state').textContent,"
-                                 " document.getElementById('category').textContent];")
-        self.assertEqual(shown, ["connected", "(excellent)"])
+        # The page shows the level the guide reports sending this listener, and the score
+        # the guide measures (from the browser's RTCP), as its report in Redis has them.
+        participant = l["participant"]
+        self.assertTrue(participant.startswith("web-"), participant)
+
+        def shown_matches_report():
+            q = (self.listener() or {}).get("quality") or {}
+            guide, browser = q.get("guide"), q.get("browser")
+            if not guide or "score" not in guide or not browser:
+                return None
+            text = self.redis.cli("GET", "webrtc:diagnostics:museum:en")
+            reported = next((a for a in json.loads(text)["attendees"] if a["id"] == participant),
+                            None) if text else None
+            shown = self.browser.run(
+                "return ['listen-state', 'level', 'score', 'category', 'browser-score']"
+                ".map((id) => document.getElementById(id).textContent);")
+            if reported and shown[1] == reported["level"] and shown[2] == str(reported["score"]):
+                return guide, browser, reported, shown
+            return None
+        guide, browser, reported, shown = wait_for(shown_matches_report, 20,
+                                                   "the page to show the guide's report")
+        self.assertEqual(guide["level"], reported["level"])
+        self.assertIn(reported["level"], ["maximum", "high"])  # desktop/wifi on a clean link
+        self.assertEqual(shown[0], "connected")
+        self.assertEqual(shown[3], "(%s)" % reported["category"])
+        self.assertGreaterEqual(reported["score"], 85)
+        self.assertEqual(browser["category"], "excellent")  # what the browser measures itself
+        self.assertEqual(shown[4], str(browser["score"]))
         # The server counts it.
         metrics = self.server.request("GET", "/metrics")[2].decode()
         self.assertIn('tourcast_attendees{tour="museum",language="en"} 1', metrics)
+        self.assertIn('tourcast_guide_attendees{tour="museum",language="en",state="connected"} 1',
+                      metrics)
+        self.assertIn('tourcast_guide_attendees_by_level{tour="museum",language="en",level="%s"} 1'
+                      % reported["level"], metrics)
         self.assertIn('tourcast_joins_total{kind="whep"} 1', metrics)
 
         # A flood of joins from one client is refused with Retry-After; the listener keeps
@@ -122,8 +147,11 @@ class BrowserTest(unittest.TestCase):
         subprocess.run(["ip", "link", "set", "tcguide", "up"], check=True)
         wait_for(lambda: (self.listener() or {}).get("recoveries", 0) >= 1, 30, "a reconnection")
         self.assert_hears(440, "the page to hear 440 Hz again after the drop")
-        metrics = self.server.request("GET", "/metrics")[2].decode()
-        self.assertRegex(metrics, r"tourcast_recoveries_total [1-9]")
+        # A reconnection is a new join: the guide reports the new listener, and the page
+        # shows that report.
+        wait_for(lambda: (self.listener() or {}).get("participant") not in (None, participant)
+                 and ((self.listener() or {}).get("quality") or {}).get("guide"), 20,
+                 "the guide's report on the reconnected listener")
 
         # Leaving deletes the listener's keys.
         self.browser.run("tourcast.leave();")

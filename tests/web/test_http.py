@@ -188,6 +188,12 @@ class HttpTest(unittest.TestCase):
             self.req("POST", "/whep/museum/en", "v=0\r\n" + "a" * 100000, SDP), 413))
         self.assertIn("tour name", self.error_of(
             self.req("POST", "/whep/my%20tour/en", LISTEN_OFFER, SDP), 404))
+        # Refused from the headers alone: the server answers before any of the body is sent
+        # (to a client that waits for 100 Continue; the 413 above read and dropped the body).
+        for head in ["Content-Length: 100000000", "Transfer-Encoding: chunked"]:
+            status, text = self.raw_headers_only("POST /whep/museum/en", head)
+            self.assertEqual(status, 413 if "Length" in head else 411, text)
+            self.assertIn('"error"', text)
         self.error_of(self.req("POST", "/whep/museum", LISTEN_OFFER, SDP), 404)
         self.error_of(self.req("GET", "/whep/museum/en"), 405)
         self.error_of(self.req("DELETE", "/resource/0123456789abcdef0123456789abcdef"), 404)
@@ -200,6 +206,23 @@ class HttpTest(unittest.TestCase):
                                                          SDP), 404))
         self.assertEqual(self.redis.cli("DBSIZE"), before)
         self.assertEqual(self.req("GET", "/healthz")[0], 200)
+
+    def raw_headers_only(self, request_line, header):
+        """Sends a request's headers with Expect: 100-continue, never its body; (status,
+        response text) as the server answers them within 5 s."""
+        host, port = self.server.base[len("http://"):].split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(("%s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/sdp\r\n"
+                          "Expect: 100-continue\r\n%s\r\n\r\n" % (request_line, host, header))
+                         .encode())
+            data = b""
+            while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        text = data.decode(errors="replace")
+        return int(text.split(" ")[1]), text
 
     def test_flood_gets_429_and_busy_gets_503(self):
         self.start_server("--rate", "1", "--burst", "3", "--max-pending-joins", "1",
@@ -322,58 +345,155 @@ class HttpTest(unittest.TestCase):
 
     # --- metrics, reports, page -----------------------------------------------------------
 
+    def guide_report(self, tour="museum", language="en"):
+        text = self.redis.cli("GET", "webrtc:diagnostics:%s:%s" % (tour, language))
+        return json.loads(text) if text else None
+
+    def reported(self, participant, tour="museum", language="en"):
+        """The guide's latest report on one attendee, or None."""
+        report = self.guide_report(tour, language)
+        return next((a for a in (report or {}).get("attendees", []) if a["id"] == participant),
+                    None)
+
     def test_metrics_and_reports(self):
         self.start_server()
         self.guide()
-        code, headers, _ = self.req("POST", "/whep/museum/en", LISTEN_OFFER, SDP)
+        # A listener on 3G: the guide starts it at its profile's level (minimum).
+        code, headers, _ = self.req("POST", "/whep/museum/en?profile=mobile/3g", LISTEN_OFFER, SDP)
         self.assertEqual(code, 201)
         location = headers["Location"]
+        participant = headers["X-Tourcast-Participant"]
         report = {"state": "connected", "rttMs": 250, "jitterMs": 4, "packetsLost": 0,
                   "packetsReceived": 250, "recoveries": 2}
-        code, _, body = self.req("POST", location + "/report", json.dumps(report), JSON)
-        self.assertEqual(code, 200, body)
-        quality = json.loads(body)
-        self.assertEqual(quality["score"], 70)  # the seed's -15 -15 for an RTT over 200 ms
-        self.assertEqual(quality["category"], "good")
-        self.assertEqual(quality["level"], "high")
-        report["rttMs"] = 900  # over the 300 ms trigger: one level down
-        quality = json.loads(self.req("POST", location + "/report", json.dumps(report), JSON)[2])
-        self.assertEqual(quality["level"], "medium")
-        self.assertTrue(quality["levelChanged"])
+
+        def post_report():
+            code, _, body = self.req("POST", location + "/report", json.dumps(report), JSON)
+            self.assertEqual(code, 200, body)
+            return json.loads(body)
+        quality = post_report()
+        # What this browser measured, scored: the seed's -15 -15 for an RTT over 200 ms.
+        self.assertEqual(quality["browser"], {"score": 70, "category": "good"})
+        # The level shown is the one the guide reports sending this listener, not the server's.
+        guide = wait_for(lambda: post_report()["guide"], 15, "the guide's report on the listener",
+                         interval=0.5)
+        self.assertEqual(guide["level"], "minimum")
+        reported = self.reported(participant)
+        self.assertEqual(guide["level"], reported["level"])
+        self.assertEqual(guide["levelChanges"], reported["levelChanges"])
+        if "score" in guide:
+            self.assertEqual((guide["score"], guide["category"]),
+                             (reported["score"], reported["category"]))
+        report["packetsReceived"] = 0
+        self.assertIsNone(post_report()["browser"])
         self.error_of(self.req("POST", location + "/report", "{}", JSON), 400)
         self.error_of(self.req("POST", location + "/report", "x", SDP), 415)
         self.error_of(self.req("POST", "/resource/%s/report" % ("0" * 32), json.dumps(report),
                                JSON), 404)
         self.req("POST", "/whep/nowhere/en", LISTEN_OFFER, SDP)  # a failure: no guide
+        # A report in Redis that does not decode is counted, not shown.
+        self.redis.cli("SET", "webrtc:diagnostics:broken:en", '{"tour":"broken"}')
 
-        code, headers, body = self.req("GET", "/metrics")
-        self.assertEqual(code, 200)
-        self.assertEqual(headers["Content-Type"], "text/plain; version=0.0.4; charset=utf-8")
-        samples, types = parse_prometheus(body.decode())
+        _, types = self.metrics()
+        samples, listener = self.scrape_between_reports(participant)
         for family, kind in [("tourcast_up", "gauge"), ("tourcast_attendees", "gauge"),
-                             ("tourcast_connection_state", "gauge"),
-                             ("tourcast_quality_score", "histogram"),
-                             ("tourcast_level_changes_total", "counter"),
-                             ("tourcast_recoveries_total", "counter"),
+                             ("tourcast_guide_attendees", "gauge"),
+                             ("tourcast_guide_attendees_by_level", "gauge"),
+                             ("tourcast_quality_scores", "gauge"),
+                             ("tourcast_quality_score_sum", "gauge"),
+                             ("tourcast_guide_level_changes", "gauge"),
+                             ("tourcast_guide_failed_connections", "gauge"),
+                             ("tourcast_guide_recoveries", "gauge"),
+                             ("tourcast_guide_report_age_seconds", "gauge"),
+                             ("tourcast_guide_reports_unreadable", "gauge"),
                              ("tourcast_joins_total", "counter"),
                              ("tourcast_join_failures_total", "counter")]:
             self.assertEqual(types.get(family), kind, family)
         self.assertEqual(samples[("tourcast_up", ())], 1)
-        self.assertEqual(samples[("tourcast_attendees", (("language", "en"), ("tour", "museum")))], 1)
-        self.assertEqual(samples[("tourcast_guide_present",
-                                  (("language", "en"), ("tour", "museum")))], 1)
-        self.assertEqual(samples[("tourcast_connection_state", (("state", "connected"),))], 1)
+        self.assertEqual(samples[("tourcast_attendees", at())], 1)
+        self.assertEqual(samples[("tourcast_guide_present", at())], 1)
+        self.assertEqual(samples[("tourcast_guide_attendees_by_level",
+                                  at(level="minimum"))], 1)
+        self.assertEqual(samples[("tourcast_guide_attendees_by_level",
+                                  at(level="high"))], 0)
+        by_state = {dict(k[1])["state"]: v for k, v in samples.items()
+                    if k[0] == "tourcast_guide_attendees"}
+        self.assertEqual(sum(by_state.values()), 1)
+        self.assertEqual(by_state[listener["state"]], 1)
+        self.assertEqual(samples[("tourcast_quality_scores", at(le="+Inf"))],
+                         1 if "score" in listener else 0)
+        self.assertEqual(samples[("tourcast_guide_reports_unreadable", ())], 1)
+        self.assertLess(samples[("tourcast_guide_report_age_seconds", at())], 10)
         self.assertEqual(samples[("tourcast_joins_total", (("kind", "whep"),))], 1)
         self.assertEqual(samples[("tourcast_join_failures_total",
                                   (("kind", "whep"), ("reason", "no-guide")))], 1)
-        self.assertEqual(samples[("tourcast_level_changes_total", ())], 1)
-        self.assertEqual(samples[("tourcast_recoveries_total", ())], 2)
-        buckets = [(float(dict(k[1])["le"]), v) for k, v in samples.items()
-                   if k[0] == "tourcast_quality_score_bucket"]
-        buckets.sort()
-        self.assertEqual([b[1] for b in buckets], [0, 1, 2, 2, 2, 2])  # scores 70 and 50
-        self.assertEqual(samples[("tourcast_quality_score_count", ())], 2)
-        self.assertEqual(samples[("tourcast_quality_score_sum", ())], 120)
+
+    def scrape_between_reports(self, participant):
+        """/metrics and the guide's report on `participant`, from the same report (a scrape
+        that straddles the guide's next report is taken again)."""
+        for _ in range(10):
+            before = self.guide_report()
+            samples, _ = self.metrics()
+            if self.guide_report() == before:
+                return samples, next(a for a in before["attendees"] if a["id"] == participant)
+        self.fail("the guide's report changed during every scrape")
+
+    def metrics(self):
+        code, headers, body = self.req("GET", "/metrics")
+        self.assertEqual(code, 200)
+        self.assertEqual(headers["Content-Type"], "text/plain; version=0.0.4; charset=utf-8")
+        return parse_prometheus(body.decode())
+
+    def test_metrics_of_a_gstreamer_attendee(self):
+        """A tourattendeesrc held at level low: its state, level and score appear under its
+        channel, as its guide reports them."""
+        self.start_server()
+        self.guide()
+        attendee = harness.Attendee(self.redis.url, "museum", "en",
+                                    ("participant-id=gst-1", "auto-quality=false", "level=low",
+                                     "rtcp-interval=500"))
+        self.procs.append(attendee)
+
+        seen = []
+
+        def scored():
+            samples, _ = self.metrics()
+            a = self.reported("gst-1")
+            seen[:] = [a]
+            if (samples.get(("tourcast_guide_attendees", at(state="connected")))
+                    == 1 and a and a["level"] == "low" and "score" in a):
+                return samples, a
+            return None
+        try:
+            wait_for(scored, 30, "the guide to report gst-1 connected, low, scored", interval=0.5)
+        except AssertionError as e:
+            raise AssertionError("%s; the guide reported %r" % (e, seen)) from None
+        samples, a = self.scrape_between_reports("gst-1")
+        self.assertEqual(samples[("tourcast_guide_attendees_by_level",
+                                  at(level="low"))], 1)
+        for level in ["maximum", "high", "medium", "minimum"]:
+            self.assertEqual(samples[("tourcast_guide_attendees_by_level",
+                                      at(level=level))], 0, level)
+        for le in ["30", "50", "70", "85", "100"]:
+            self.assertEqual(samples[("tourcast_quality_scores", at(le=le))],
+                             1 if a["score"] <= int(le) else 0, le)
+        self.assertEqual(samples[("tourcast_quality_scores", at(le="+Inf"))], 1)
+        self.assertEqual(samples[("tourcast_quality_score_sum", at())], a["score"])
+        self.assertEqual(samples[("tourcast_guide_level_changes", at())],
+                         self.guide_report()["levelChanges"])
+        for level in ["ice_restart", "signaling_reset", "full_reconnect"]:
+            self.assertEqual(samples[("tourcast_guide_recoveries", at(level=level))],
+                             0, level)
+        # The attendee's link to the guide breaks for a while: it recovers, and the guide's
+        # count of recoveries shows under the channel.
+        subprocess.run(["ip", "link", "set", "tcguide", "down"], check=True)
+        time.sleep(6)
+        subprocess.run(["ip", "link", "set", "tcguide", "up"], check=True)
+        wait_for(lambda: sum(v for k, v in self.metrics()[0].items()
+                             if k[0] == "tourcast_guide_recoveries") >= 1, 60,
+                 "the guide to count a recovery", interval=0.5)
+        wait_for(lambda: self.metrics()[0].get(
+            ("tourcast_guide_attendees", at(state="connected"))) == 1, 60,
+            "the attendee to be connected again", interval=0.5)
 
     def test_page_is_served(self):
         self.start_server()
@@ -387,6 +507,11 @@ class HttpTest(unittest.TestCase):
         self.assertEqual(self.req("GET", "/style.css")[0], 200)
         self.error_of(self.req("GET", "/.hidden"), 404)
         self.assertIn(self.req("GET", "/index.html%00.js")[0], (400, 404))  # libsoup: 400
+
+
+def at(tour="museum", language="en", **more):
+    """The labels of a sample of one channel, as parse_prometheus keys them."""
+    return tuple(sorted(dict(more, tour=tour, language=language).items()))
 
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})? (-?[0-9.e+]+|\+Inf|NaN)$')

@@ -1,6 +1,7 @@
-// tourcast-server's Prometheus metrics: counters and histograms kept in the process, gauges
-// read from Redis at scrape time (so every server sharing one Redis reports the same
-// channel figures).
+// tourcast-server's Prometheus metrics: counters of what this process did (joins, failures,
+// responses), and gauges of every channel read from Redis at scrape time (participant records
+// and each guide's latest report), so every server sharing one Redis reports the same channel
+// figures.
 #pragma once
 
 #include <array>
@@ -8,23 +9,42 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
+
+// core/diagnostics.h (the channel report); plain "diagnostics.h" is tools/diagnostics.h.
+#include "../../core/diagnostics.h"
 
 namespace tourcast_server {
 
 // Label values are escaped as the text format requires (\\, \", \n).
 std::string escape_label(const std::string &value);
 
+// What Redis holds about one channel at scrape time.
+struct ChannelFigures {
+  bool guide = false;  // a guide's participant record
+  int attendees = 0;   // attendees' participant records
+  // The guide's record: recoveries its attendees asked for, per RecoveryLevel.
+  bool has_recoveries = false;
+  std::array<int64_t, 3> recoveries{};
+  // The guide's latest report (webrtc:diagnostics:{tour}:{language}).
+  bool has_report = false;
+  tourcast::ChannelReport report;
+};
+using ChannelKey = std::pair<std::string, std::string>;  // tour, language
+
+// Quality score buckets ("le"): the category thresholds.
+constexpr std::array<int, 5> kScoreBuckets = {30, 50, 70, 85, 100};
+
+// The channel part of the exposition (HELP/TYPE lines included); now_ms ages the reports.
+// unreadable_reports: diagnostics keys that did not decode.
+std::string render_channels(const std::map<ChannelKey, ChannelFigures> &channels, int64_t now_ms,
+                            int unreadable_reports);
+
 class Metrics {
  public:
-  // Quality score buckets: the category thresholds.
-  static constexpr std::array<int, 5> kScoreBuckets = {30, 50, 70, 85, 100};
-
-  void count_join(const std::string &kind);                             // whep, whip, seed
+  void count_join(const std::string &kind);                                // whep, whip, seed
   void count_failure(const std::string &kind, const std::string &reason);  // e.g. no-guide
   void count_request(int status);
-  void observe_score(int score);
-  void count_level_change();
-  void count_recoveries(uint64_t n);
 
   // The in-process part of the exposition (HELP/TYPE lines included).
   std::string render() const;
@@ -34,11 +54,6 @@ class Metrics {
   std::map<std::string, uint64_t> joins_;
   std::map<std::pair<std::string, std::string>, uint64_t> failures_;
   std::map<int, uint64_t> requests_;
-  std::array<uint64_t, kScoreBuckets.size()> score_buckets_{};
-  uint64_t score_count_ = 0;
-  uint64_t score_sum_ = 0;
-  uint64_t level_changes_ = 0;
-  uint64_t recoveries_ = 0;
 };
 
 }  // namespace tourcast_server

@@ -39,7 +39,9 @@ constexpr int kCandidateQuietMs = 300;  // after the answer: how long to wait fo
 constexpr int kCandidateWaitMaxMs = 2000;
 constexpr const char *kGuideRecipient = "guide";
 
-int64_t epoch_ms() { return g_get_real_time() / 1000; }
+int64_t epoch_ms() {
+  return g_get_real_time() / 1000;
+}
 
 std::string header(SoupServerMessage *msg, const char *name) {
   const char *v = soup_message_headers_get_one(soup_server_message_get_request_headers(msg), name);
@@ -109,6 +111,7 @@ struct Server::Pending {
   std::string id;
   HttpResource resource;
   std::string offer;
+  std::string profile;  // as stated with the offer (canonical), or empty
   // Result.
   std::string answer;
   std::vector<tourcast::SdpCandidate> candidates;
@@ -122,14 +125,11 @@ struct Server::Whip {
   guint refresh = 0;
 };
 
-struct Server::Listener {
-  tourcast::LevelChooser chooser{tourcast::QualityLevel::kHigh, tourcast::QualityLevel::kMaximum};
-  uint32_t recoveries = 0;
-};
-
 Server::Server(ServerConfig config) : config_(std::move(config)) {}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+}
 
 std::string Server::new_id() {
   unsigned char bytes[16];
@@ -238,8 +238,7 @@ void Server::respond_error(SoupServerMessage *msg, int status, const std::string
           body.dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 
-bool Server::redis_command(const std::vector<std::string> &args, Reply *reply,
-                           std::string *error) {
+bool Server::redis_command(const std::vector<std::string> &args, Reply *reply, std::string *error) {
   *reply = redis_->command(args, error);
   if (!*reply) {
     // One reconnect: Redis restarted, or a timeout broke the link.
@@ -283,25 +282,39 @@ bool Server::allow_post(SoupServerMessage *msg) {
   int wait = static_cast<int>((1 - b.tokens) / config_.rate_per_second) + 1;
   soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Retry-After",
                                std::to_string(wait).c_str());
-  respond_error(msg, 429, "too many requests from " + key + "; retry in " +
-                              std::to_string(wait) + " s");
+  respond_error(msg, 429,
+                "too many requests from " + key + "; retry in " + std::to_string(wait) + " s");
   return false;
 }
 
-// Bodies over the limit are refused from their headers, before libsoup reads them.
+// Bodies over the limit are refused from their headers. A chunked body has no length to judge
+// it by: refused too (411; every client of these endpoints sends Content-Length). A client
+// that sent "Expect: 100-continue" gets the answer before it sends the body; from others
+// libsoup still reads the body off the connection (then closes it), but keeps none of it.
 void Server::on_early(SoupServer *, SoupServerMessage *msg, const char *, GHashTable *,
                       gpointer data) {
   auto *self = static_cast<Server *>(data);
   SoupMessageHeaders *headers = soup_server_message_get_request_headers(msg);
-  if (soup_message_headers_get_encoding(headers) == SOUP_ENCODING_CONTENT_LENGTH &&
-      soup_message_headers_get_content_length(headers) > static_cast<goffset>(tourcast::kMaxSdpBytes)) {
+  auto refuse_body = [msg] {
+    soup_message_body_set_accumulate(soup_server_message_get_request_body(msg), FALSE);
     soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Connection",
                                  "close");
-    self->respond_error(msg, 413,
-                        "request body of " +
-                            std::to_string(soup_message_headers_get_content_length(headers)) +
-                            " bytes is over the limit of " +
-                            std::to_string(tourcast::kMaxSdpBytes));
+  };
+  if (soup_message_headers_get_encoding(headers) == SOUP_ENCODING_CHUNKED) {
+    refuse_body();
+    self->respond_error(msg, 411,
+                        "send the body with a Content-Length (at most " +
+                            std::to_string(tourcast::kMaxSdpBytes) + " bytes), not chunked");
+    return;
+  }
+  if (soup_message_headers_get_encoding(headers) == SOUP_ENCODING_CONTENT_LENGTH &&
+      soup_message_headers_get_content_length(headers) >
+          static_cast<goffset>(tourcast::kMaxSdpBytes)) {
+    refuse_body();
+    self->respond_error(
+        msg, 413,
+        "request body of " + std::to_string(soup_message_headers_get_content_length(headers)) +
+            " bytes is over the limit of " + std::to_string(tourcast::kMaxSdpBytes));
   }
 }
 
@@ -317,8 +330,9 @@ void Server::handle(SoupServerMessage *msg, const std::string &path, GHashTable 
   const std::string method = soup_server_message_get_method(msg);
   SoupMessageBody *body = soup_server_message_get_request_body(msg);
   if (body && body->length > static_cast<goffset>(tourcast::kMaxSdpBytes)) {
-    respond_error(msg, 413, "request body is over the limit of " +
-                                std::to_string(tourcast::kMaxSdpBytes) + " bytes");
+    respond_error(
+        msg, 413,
+        "request body is over the limit of " + std::to_string(tourcast::kMaxSdpBytes) + " bytes");
     return;
   }
   auto method_not_allowed = [&](const char *allowed) {
@@ -332,8 +346,7 @@ void Server::handle(SoupServerMessage *msg, const std::string &path, GHashTable 
       return method_not_allowed("POST");
     if (!allow_post(msg))
       return;
-    if (!tourcast::parse_channel_path(path, whep ? "/whep/" : "/whip/", &tour, &language,
-                                      &error))
+    if (!tourcast::parse_channel_path(path, whep ? "/whep/" : "/whip/", &tour, &language, &error))
       return respond_error(msg, 404, error);
     return whep ? whep_post(msg, tour, language, query) : whip_post(msg, tour, language, query);
   }
@@ -403,11 +416,12 @@ void wait_for_answer(const tourcast::RedisUrl &url, int timeout_ms, Server::Pend
   offer.to = kGuideRecipient;
   offer.sdp = p->offer;
   offer.session = r.session;
+  offer.profile = p->profile;  // the guide starts the listener at its profile's level
   offer.timestamp = epoch_ms();
-  Reply receivers = pub.command(
-      {"PUBLISH", tourcast::signal_channel(r.tour, r.language, kGuideRecipient),
-       tourcast::encode_signal(offer)},
-      &error);
+  Reply receivers =
+      pub.command({"PUBLISH", tourcast::signal_channel(r.tour, r.language, kGuideRecipient),
+                   tourcast::encode_signal(offer)},
+                  &error);
   if (!receivers || receivers->type != REDIS_REPLY_INTEGER) {
     p->status = 503;
     p->error = receivers ? tourcast_tools::reply_error(receivers.get()) : error;
@@ -450,8 +464,7 @@ void wait_for_answer(const tourcast::RedisUrl &url, int timeout_ms, Server::Pend
     tourcast::SignalMessage signal;
     std::string why;
     if (!tourcast::decode_signal(
-            std::string_view(message->element[2]->str, message->element[2]->len), &signal,
-            &why) ||
+            std::string_view(message->element[2]->str, message->element[2]->len), &signal, &why) ||
         signal.session != r.session)
       continue;
     if (signal.type == tourcast::SignalType::kAnswer && answered_at < 0) {
@@ -475,8 +488,8 @@ void wait_for_answer(const tourcast::RedisUrl &url, int timeout_ms, Server::Pend
 
 }  // namespace
 
-void Server::whep_post(SoupServerMessage *msg, const std::string &tour,
-                       const std::string &language, GHashTable *query) {
+void Server::whep_post(SoupServerMessage *msg, const std::string &tour, const std::string &language,
+                       GHashTable *query) {
   if (media_type(msg) != "application/sdp")
     return respond_error(msg, 415, "a WHEP offer must be sent as application/sdp");
   const std::string offer = body_of(msg);
@@ -493,8 +506,7 @@ void Server::whep_post(SoupServerMessage *msg, const std::string &tour,
     return respond_error(msg, 400, error);
   if (pending_joins_ >= config_.max_pending_joins) {
     metrics_.count_failure("whep", "busy");
-    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Retry-After",
-                                 "2");
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Retry-After", "2");
     return respond_error(msg, 503, "too many listeners are joining right now; retry shortly");
   }
   auto pending = std::make_shared<Pending>();
@@ -517,23 +529,24 @@ void Server::whep_post(SoupServerMessage *msg, const std::string &tour,
   record.joined_at = record.last_seen = r.created;
   record.state = "signaling";
   record.profile = profile_text.empty() ? "" : tourcast::profile_to_string(profile);
+  pending->profile = record.profile;
   Reply reply;
   if (!redis_command({"SET", tourcast::http_resource_key(pending->id),
                       tourcast::encode_http_resource(r), "PX", std::to_string(kResourceTtlMs)},
                      &reply, &error) ||
-      !redis_command({"SET", tourcast::participant_key(tour, language, r.participant),
-                      tourcast::encode_participant(record), "PX",
-                      std::to_string(kParticipantTtlMs)},
-                     &reply, &error)) {
+      !redis_command(
+          {"SET", tourcast::participant_key(tour, language, r.participant),
+           tourcast::encode_participant(record), "PX", std::to_string(kParticipantTtlMs)},
+          &reply, &error)) {
     metrics_.count_failure("whep", "redis");
     return respond_error(msg, 503, "Redis: " + error);
   }
   pending->msg = SOUP_SERVER_MESSAGE(g_object_ref(msg));
-  pending->finished_handler = g_signal_connect(
-      msg, "finished", G_CALLBACK(+[](SoupServerMessage *, gpointer data) {
-        static_cast<Pending *>(data)->client_gone = true;
-      }),
-      pending.get());
+  pending->finished_handler =
+      g_signal_connect(msg, "finished", G_CALLBACK(+[](SoupServerMessage *, gpointer data) {
+                         static_cast<Pending *>(data)->client_gone = true;
+                       }),
+                       pending.get());
   soup_server_message_pause(msg);
   pending_joins_++;
   tourcast::RedisUrl url = redis_url_;
@@ -578,8 +591,8 @@ void Server::finish_join(std::shared_ptr<Pending> p) {
     metrics_.count_failure("whep", reason);
     if (!p->client_gone) {
       if (p->status == 503 || p->status == 504)
-        soup_message_headers_replace(soup_server_message_get_response_headers(msg),
-                                     "Retry-After", "5");
+        soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Retry-After",
+                                     "5");
       respond_error(msg, p->status ? p->status : 503, p->error);
     }
   }
@@ -655,9 +668,9 @@ void Server::resource_patch(SoupServerMessage *msg, const std::string &id) {
     Reply seq;
     if (!redis_command({"INCR", tourcast::http_resource_key(id) + ":seq"}, &seq, &error))
       return respond_error(msg, 503, "Redis: " + error);
-    redis_command({"PEXPIRE", tourcast::http_resource_key(id) + ":seq",
-                   std::to_string(kResourceTtlMs)},
-                  &seq, &error);
+    redis_command(
+        {"PEXPIRE", tourcast::http_resource_key(id) + ":seq", std::to_string(kResourceTtlMs)}, &seq,
+        &error);
     tourcast::CandidateRecord record;
     record.from = r.participant;
     record.to = kGuideRecipient;
@@ -679,13 +692,13 @@ void Server::resource_patch(SoupServerMessage *msg, const std::string &id) {
     signal.sequence = record.sequence;
     signal.timestamp = record.timestamp;
     Reply reply;
-    if (!redis_command({"EVAL", tourcast::kPushCandidateScript, "1",
-                        tourcast::ice_candidates_key(r.tour, r.language),
-                        tourcast::encode_candidate(record),
-                        tourcast::signal_channel(r.tour, r.language, kGuideRecipient),
-                        tourcast::encode_signal(signal), std::to_string(kCandidateQueueMax),
-                        std::to_string(kCandidateQueueTtlMs)},
-                       &reply, &error))
+    if (!redis_command(
+            {"EVAL", tourcast::kPushCandidateScript, "1",
+             tourcast::ice_candidates_key(r.tour, r.language), tourcast::encode_candidate(record),
+             tourcast::signal_channel(r.tour, r.language, kGuideRecipient),
+             tourcast::encode_signal(signal), std::to_string(kCandidateQueueMax),
+             std::to_string(kCandidateQueueTtlMs)},
+            &reply, &error))
       return respond_error(msg, 503, "Redis: " + error);
   }
   respond(msg, 204, "", "");
@@ -699,7 +712,6 @@ void Server::resource_delete(SoupServerMessage *msg, const std::string &id) {
   Reply reply;
   redis_command({"DEL", tourcast::http_resource_key(id), tourcast::http_resource_key(id) + ":seq"},
                 &reply, &error);
-  listeners_.erase(id);
   if (r.kind == "whep") {
     end_whep(r);
   } else {
@@ -722,6 +734,7 @@ void Server::resource_report(SoupServerMessage *msg, const std::string &id) {
   tourcast::AttendeeReport report;
   if (!tourcast::decode_attendee_report(body_of(msg), &report, &error))
     return respond_error(msg, 400, error);
+  // What this browser measures itself (its inbound RTP stats), scored like the guide scores.
   tourcast::RawStats raw;
   if (report.has_rtt)
     raw.rtt_ms = report.rtt_ms;
@@ -729,19 +742,7 @@ void Server::resource_report(SoupServerMessage *msg, const std::string &id) {
     raw.jitter_ms = report.jitter_ms;
   raw.packets_lost = report.packets_lost;
   raw.packets_received = report.packets_received;
-  tourcast::ConnectionMetrics m = tourcast::compute_metrics(raw);
-  auto &listener = listeners_[id];
-  if (!listener)
-    listener = std::make_unique<Listener>();
-  tourcast::Decision decision = listener->chooser.on_report(m, epoch_ms());
-  if (decision.changed)
-    metrics_.count_level_change();
-  if (report.recoveries > listener->recoveries) {
-    metrics_.count_recoveries(report.recoveries - listener->recoveries);
-    listener->recoveries = report.recoveries;
-  }
-  if (report.packets_received > 0)
-    metrics_.observe_score(m.score);
+  tourcast::ConnectionMetrics measured = tourcast::compute_metrics(raw);
   tourcast::ParticipantRecord record;
   record.id = r.participant;
   record.role = tourcast::Role::kAttendee;
@@ -752,25 +753,65 @@ void Server::resource_report(SoupServerMessage *msg, const std::string &id) {
   record.state = state_from_browser(report.state);
   record.connected = report.state == "connected";
   Reply reply;
-  if (!redis_command({"SET", tourcast::participant_key(r.tour, r.language, r.participant),
-                      tourcast::encode_participant(record), "PX",
-                      std::to_string(kParticipantTtlMs)},
-                     &reply, &error) ||
+  if (!redis_command(
+          {"SET", tourcast::participant_key(r.tour, r.language, r.participant),
+           tourcast::encode_participant(record), "PX", std::to_string(kParticipantTtlMs)},
+          &reply, &error) ||
       !redis_command({"PEXPIRE", tourcast::http_resource_key(id), std::to_string(kResourceTtlMs)},
                      &reply, &error))
     return respond_error(msg, 503, "Redis: " + error);
-  Json body{{"score", m.score},
-            {"category", tourcast::to_string(m.category)},
-            {"level", tourcast::to_string(listener->chooser.level())},
-            {"levelChanged", decision.changed},
-            {"reason", decision.reason}};
-  respond(msg, 200, "application/json", body.dump());
+  // What the guide says about this listener: the level it sends it, its state and score.
+  Json guide = nullptr;
+  const tourcast::ChannelReport *channel = guide_report(r.tour, r.language);
+  if (channel != nullptr) {
+    for (const auto &a : channel->channel.attendees) {
+      if (a.id != r.participant)
+        continue;
+      guide = Json{{"state", a.state},
+                   {"level", tourcast::to_string(a.level)},
+                   {"levelChanges", a.level_changes},
+                   {"lastChangeReason", a.last_change_reason},
+                   {"reportedAt", channel->timestamp_ms}};
+      if (a.metrics) {
+        guide["score"] = a.metrics->score;
+        guide["category"] = tourcast::to_string(a.metrics->category);
+      }
+    }
+  }
+  Json measured_json = nullptr;
+  if (report.packets_received > 0)
+    measured_json =
+        Json{{"score", measured.score}, {"category", tourcast::to_string(measured.category)}};
+  Json body{{"guide", guide}, {"browser", measured_json}};
+  respond(msg, 200, "application/json", body.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
+const tourcast::ChannelReport *Server::guide_report(const std::string &tour,
+                                                    const std::string &language) {
+  // Every listener reports every 2 s and the guide every report-interval: one GET and decode
+  // per channel and second is enough.
+  constexpr gint64 kFreshUs = 1000 * 1000;
+  gint64 now = g_get_monotonic_time();
+  if (report_cache_.size() > 1000)
+    report_cache_.clear();
+  CachedReport &cached = report_cache_[{tour, language}];
+  if (cached.fetched_us == 0 || now - cached.fetched_us > kFreshUs) {
+    cached.fetched_us = now;
+    cached.present = false;
+    Reply reply;
+    std::string error;
+    if (redis_command({"GET", tourcast::diagnostics_key(tour, language)}, &reply, &error) &&
+        reply->type == REDIS_REPLY_STRING)
+      cached.present = tourcast::diagnostics_from_json(std::string_view(reply->str, reply->len),
+                                                       &cached.report, &error);
+  }
+  return cached.present ? &cached.report : nullptr;
 }
 
 /* ---------- WHIP: a browser speaks as the guide ---------- */
 
-void Server::whip_post(SoupServerMessage *msg, const std::string &tour,
-                       const std::string &language, GHashTable *query) {
+void Server::whip_post(SoupServerMessage *msg, const std::string &tour, const std::string &language,
+                       GHashTable *query) {
   std::string token;
   SoupMessageHeaders *out = soup_server_message_get_response_headers(msg);
   if (!tourcast::parse_bearer(header(msg, "Authorization"), &token)) {
@@ -802,8 +843,8 @@ void Server::whip_post(SoupServerMessage *msg, const std::string &tour,
     return respond_error(msg, 400, error.empty() ? "the offer is not valid SDP" : error);
   }
   const char *takeover_value = query_value(query, "takeover");
-  bool takeover = takeover_value && (g_strcmp0(takeover_value, "1") == 0 ||
-                                     g_strcmp0(takeover_value, "true") == 0);
+  bool takeover = takeover_value &&
+                  (g_strcmp0(takeover_value, "1") == 0 || g_strcmp0(takeover_value, "true") == 0);
   const std::string id = new_id();
   const std::string lock = tourcast::publisher_key(tour, language);
   Reply reply;
@@ -813,9 +854,9 @@ void Server::whip_post(SoupServerMessage *msg, const std::string &tour,
   if (reply->type == REDIS_REPLY_NIL) {
     if (!takeover) {
       metrics_.count_failure("whip", "conflict");
-      return respond_error(msg, 409,
-                           "a guide already speaks on " + tour + "/" + language +
-                               "; add ?takeover=1 to replace it");
+      return respond_error(
+          msg, 409,
+          "a guide already speaks on " + tour + "/" + language + "; add ?takeover=1 to replace it");
     }
     Reply old;
     if (redis_command({"GET", lock}, &old, &error) && old->type == REDIS_REPLY_STRING) {
@@ -830,8 +871,9 @@ void Server::whip_post(SoupServerMessage *msg, const std::string &tour,
     if (channel_has_guide(tour, language, &has_guide) && has_guide && !takeover) {
       redis_command({"DEL", lock}, &reply, &error);
       metrics_.count_failure("whip", "conflict");
-      return respond_error(msg, 409, "a guide pipeline already speaks on " + tour + "/" +
-                                         language + " (not one of this server's)");
+      return respond_error(msg, 409,
+                           "a guide pipeline already speaks on " + tour + "/" + language +
+                               " (not one of this server's)");
     }
   }
   HttpResource r;
@@ -884,19 +926,19 @@ void Server::whip_post(SoupServerMessage *msg, const std::string &tour,
           return G_SOURCE_REMOVE;
         Reply reply;
         std::string error;
-        if (!self->redis_command({"PEXPIRE", tourcast::http_resource_key(f->id),
-                                  std::to_string(kResourceTtlMs)},
-                                 &reply, &error))
+        if (!self->redis_command(
+                {"PEXPIRE", tourcast::http_resource_key(f->id), std::to_string(kResourceTtlMs)},
+                &reply, &error))
           return G_SOURCE_CONTINUE;  // Redis away: keep the guide speaking
         if (reply->integer == 0) {
           it->second->refresh = 0;
           self->end_whip(f->id);
           return G_SOURCE_REMOVE;
         }
-        self->redis_command({"PEXPIRE", tourcast::publisher_key(it->second->tour,
-                                                                it->second->language),
-                             std::to_string(kPublisherTtlMs)},
-                            &reply, &error);
+        self->redis_command(
+            {"PEXPIRE", tourcast::publisher_key(it->second->tour, it->second->language),
+             std::to_string(kPublisherTtlMs)},
+            &reply, &error);
         return G_SOURCE_CONTINUE;
       },
       new Refresh{this, id}, [](gpointer data) { delete static_cast<Refresh *>(data); });
@@ -1001,8 +1043,7 @@ bool Server::channel_has_guide(const std::string &tour, const std::string &langu
           value->type != REDIS_REPLY_STRING)
         continue;
       tourcast::ParticipantRecord record;
-      if (tourcast::decode_participant(std::string_view(value->str, value->len), &record,
-                                       &error) &&
+      if (tourcast::decode_participant(std::string_view(value->str, value->len), &record, &error) &&
           record.role == tourcast::Role::kGuide)
         *has = true;
     }
@@ -1010,17 +1051,13 @@ bool Server::channel_has_guide(const std::string &tour, const std::string &langu
   return true;
 }
 
-namespace {
-
-// Every participant record in Redis.
-bool scan_participants(const std::function<bool(const std::vector<std::string> &, Reply *,
-                                                std::string *)> &command,
-                       std::vector<tourcast::ParticipantRecord> *out, std::string *error) {
+bool Server::scan_values(const std::string &pattern, std::map<std::string, std::string> *out,
+                         std::string *error) {
   std::string cursor = "0";
   std::set<std::string> keys;
   do {
     Reply reply;
-    if (!command({"SCAN", cursor, "MATCH", "webrtc:participant:*", "COUNT", "500"}, &reply, error))
+    if (!redis_command({"SCAN", cursor, "MATCH", pattern, "COUNT", "500"}, &reply, error))
       return false;
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
       *error = "unexpected SCAN reply";
@@ -1032,82 +1069,77 @@ bool scan_participants(const std::function<bool(const std::vector<std::string> &
   } while (cursor != "0");
   for (const auto &key : keys) {
     Reply value;
-    if (!command({"GET", key}, &value, error))
+    if (!redis_command({"GET", key}, &value, error))
       return false;
-    if (value->type != REDIS_REPLY_STRING)
-      continue;
-    tourcast::ParticipantRecord record;
-    std::string why;
-    if (tourcast::decode_participant(std::string_view(value->str, value->len), &record, &why))
-      out->push_back(std::move(record));
+    if (value->type == REDIS_REPLY_STRING)
+      (*out)[key].assign(value->str, value->len);
   }
   return true;
 }
 
-}  // namespace
-
-// Every participant record in Redis, by channel.
-bool Server::collect_channels(ChannelMap *channels, std::map<std::string, int> *states,
-                              std::string *error) {
-  std::vector<tourcast::ParticipantRecord> records;
-  auto command = [this](const std::vector<std::string> &args, Reply *reply, std::string *e) {
-    return redis_command(args, reply, e);
-  };
-  bool ok = scan_participants(command, &records, error);
-  for (const auto &r : records) {
-    ChannelView &view = (*channels)[{r.tour, r.language}];
+bool Server::collect_channels(std::map<ChannelKey, ChannelFigures> *channels,
+                              int *unreadable_reports, std::string *error) {
+  std::map<std::string, std::string> values;
+  if (!scan_values("webrtc:participant:*", &values, error))
+    return false;
+  for (const auto &[key, value] : values) {
+    tourcast::ParticipantRecord r;
+    std::string why;
+    if (!tourcast::decode_participant(value, &r, &why))
+      continue;
+    ChannelFigures &c = (*channels)[{r.tour, r.language}];
     if (r.role == tourcast::Role::kGuide) {
-      view.guide = true;
+      c.guide = true;
+      c.has_recoveries = r.has_recoveries;
+      c.recoveries = r.recoveries;
     } else {
-      view.attendees++;
-      if (states && !r.state.empty())
-        (*states)[r.state]++;
+      c.attendees++;
     }
   }
-  return ok;
+  values.clear();
+  if (!scan_values("webrtc:diagnostics:*", &values, error))
+    return false;
+  *unreadable_reports = 0;
+  for (const auto &[key, value] : values) {
+    tourcast::ChannelReport report;
+    std::string why;
+    if (!tourcast::diagnostics_from_json(value, &report, &why) ||
+        key != tourcast::diagnostics_key(report.channel.tour, report.channel.language)) {
+      ++*unreadable_reports;
+      continue;
+    }
+    ChannelFigures &c = (*channels)[{report.channel.tour, report.channel.language}];
+    c.has_report = true;
+    c.report = std::move(report);
+  }
+  return true;
 }
 
 void Server::channels(SoupServerMessage *msg) {
-  ChannelMap channels;
+  std::map<ChannelKey, ChannelFigures> channels;
+  int unreadable = 0;
   std::string error;
-  if (!collect_channels(&channels, nullptr, &error))
+  if (!collect_channels(&channels, &unreadable, &error))
     return respond_error(msg, 503, "Redis: " + error);
   Json list = Json::array();
-  for (const auto &[key, view] : channels)
+  for (const auto &[key, c] : channels)
     list.push_back(Json{{"tourId", key.first},
                         {"language", key.second},
-                        {"guide", view.guide},
-                        {"attendees", view.attendees}});
+                        {"guide", c.guide},
+                        {"attendees", c.attendees}});
   respond(msg, 200, "application/json", Json{{"channels", list}}.dump());
 }
 
 void Server::metrics(SoupServerMessage *msg) {
-  ChannelMap channels;
-  std::map<std::string, int> states;
-  for (const char *s : {"initializing", "signaling", "ice_gathering", "ice_exchange", "connecting",
-                        "connected", "reconnecting", "failed", "closed"})
-    states[s] = 0;
+  std::map<ChannelKey, ChannelFigures> channels;
+  int unreadable = 0;
   std::string error;
-  bool redis_ok = collect_channels(&channels, &states, &error);
+  bool redis_ok = collect_channels(&channels, &unreadable, &error);
   std::string out;
   out += "# HELP tourcast_up Whether this server reaches Redis (1) or not (0).\n";
   out += "# TYPE tourcast_up gauge\n";
   out += std::string("tourcast_up ") + (redis_ok ? "1" : "0") + "\n";
-  out += "# HELP tourcast_attendees Listeners per channel (participant records in Redis).\n";
-  out += "# TYPE tourcast_attendees gauge\n";
-  for (const auto &[key, view] : channels)
-    out += "tourcast_attendees{tour=\"" + escape_label(key.first) + "\",language=\"" +
-           escape_label(key.second) + "\"} " + std::to_string(view.attendees) + "\n";
-  out += "# HELP tourcast_guide_present Whether a channel has a guide (1) or not (0).\n";
-  out += "# TYPE tourcast_guide_present gauge\n";
-  for (const auto &[key, view] : channels)
-    out += "tourcast_guide_present{tour=\"" + escape_label(key.first) + "\",language=\"" +
-           escape_label(key.second) + "\"} " + (view.guide ? "1" : "0") + "\n";
-  out += "# HELP tourcast_connection_state Listeners by connection state.\n";
-  out += "# TYPE tourcast_connection_state gauge\n";
-  for (const auto &[state, n] : states)
-    out += "tourcast_connection_state{state=\"" + escape_label(state) + "\"} " +
-           std::to_string(n) + "\n";
+  out += render_channels(channels, epoch_ms(), unreadable);
   out += "# HELP tourcast_pending_joins Joins waiting for a guide's answer on this server.\n";
   out += "# TYPE tourcast_pending_joins gauge\n";
   out += "tourcast_pending_joins " + std::to_string(pending_joins_) + "\n";
@@ -1146,9 +1178,9 @@ void Server::seed_offer(SoupServerMessage *msg) {
                                (error.empty() ? std::string("must be a string") : error));
     attendee = parsed["attendeeId"].get<std::string>();
   }
-  const std::string key =
-      attendee.empty() ? "webrtc:offer:" + request.tour + ":" + request.language
-                       : tourcast::offer_key(request.tour, request.language, attendee);
+  const std::string key = attendee.empty()
+                              ? "webrtc:offer:" + request.tour + ":" + request.language
+                              : tourcast::offer_key(request.tour, request.language, attendee);
   tourcast::OfferRecord record;
   record.placeholder = false;
   record.sdp = request.sdp;
@@ -1193,8 +1225,8 @@ void Server::static_file(SoupServerMessage *msg, const std::string &path) {
   std::string name = path == "/" ? "index.html" : path.substr(1);
   bool safe = !name.empty() && name[0] != '.' && name.size() < 64;
   for (char c : name)
-    safe = safe && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-                    c == '_');
+    safe = safe &&
+           ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_');
   if (!safe || config_.static_dir.empty())
     return respond_error(msg, 404, "no such page: " + path);
   gchar *full = g_build_filename(config_.static_dir.c_str(), name.c_str(), nullptr);

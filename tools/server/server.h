@@ -76,13 +76,13 @@ class Server {
                      std::string *error);
   bool load_resource(const std::string &id, tourcast::HttpResource *out, std::string *error,
                      bool *found);
-  struct ChannelView {
-    bool guide = false;
-    int attendees = 0;
-  };
-  using ChannelMap = std::map<std::pair<std::string, std::string>, ChannelView>;
-  bool collect_channels(ChannelMap *channels, std::map<std::string, int> *states,
+  // Every channel Redis knows of: participant records and the guides' reports.
+  bool collect_channels(std::map<ChannelKey, ChannelFigures> *channels, int *unreadable_reports,
                         std::string *error);
+  // The values of every key matching `pattern` (SCAN, then GET; keys gone meanwhile are left
+  // out), by key.
+  bool scan_values(const std::string &pattern, std::map<std::string, std::string> *out,
+                   std::string *error);
   bool find_resource(SoupServerMessage *msg, const std::string &id, tourcast::HttpResource *out);
   void release_publisher(const std::string &tour, const std::string &language,
                          const std::string &id);
@@ -92,6 +92,8 @@ class Server {
   void end_whip_later(const std::string &id);
   std::string new_id();
   void finish_join(std::shared_ptr<Pending> pending);
+  // The channel's latest guide report, or nullptr when there is none (or it does not decode).
+  const tourcast::ChannelReport *guide_report(const std::string &tour, const std::string &language);
 
   ServerConfig config_;
   tourcast::RedisUrl redis_url_;
@@ -108,8 +110,13 @@ class Server {
   };
   std::map<std::string, Bucket> buckets_;
   std::map<std::string, std::unique_ptr<Whip>> whips_;  // by resource id
-  struct Listener;
-  std::map<std::string, std::unique_ptr<Listener>> listeners_;  // level choosers, by id
+  // The guides' reports the listener view reads, fetched at most once a second per channel.
+  struct CachedReport {
+    gint64 fetched_us = 0;
+    bool present = false;
+    tourcast::ChannelReport report;
+  };
+  std::map<ChannelKey, CachedReport> report_cache_;
 };
 
 }  // namespace tourcast_server
