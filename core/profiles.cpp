@@ -73,6 +73,21 @@ ProfileSettings settings_for(DeviceProfile device, NetworkProfile network) {
     s.ceiling = lower_of(s.ceiling, L::kLow);
     s.connection_timeout_ms = std::max<int64_t>(s.connection_timeout_ms, 60000);
   }
+  switch (network) {
+    case NetworkProfile::kUnknown:
+      s.jitter_latency_ms = device == DeviceProfile::kDesktop ? 60 : 120;
+      break;
+    case NetworkProfile::kWifi:
+      s.jitter_latency_ms = 60;
+      break;
+    case NetworkProfile::k4g:
+      s.jitter_latency_ms = 120;
+      break;
+    case NetworkProfile::k3g:
+    case NetworkProfile::k2g:
+      s.jitter_latency_ms = 200;
+      break;
+  }
   s.initial_level = lower_of(s.initial_level, s.ceiling);
   s.battery_level = lower_of(s.battery_level, s.ceiling);
   s.channels = std::min(device_channels, level_spec(s.ceiling).channels);

@@ -71,8 +71,8 @@ void install_channel_properties(GObjectClass *klass, const char *latency_blurb) 
                         "three expires (0: the signaller's default, 5000)",
                         0, 600000, 0, flags));
   g_object_class_install_property(klass, CHANNEL_PROP_LATENCY,
-                                  g_param_spec_uint("latency", "Latency", latency_blurb, 0, 10000,
-                                                    ChannelSettings().latency_ms, flags));
+                                  g_param_spec_int("latency", "Latency", latency_blurb, -1, 10000,
+                                                   ChannelSettings().latency_ms, flags));
   g_object_class_install_property(
       klass, CHANNEL_PROP_ICE_ADDRESSES,
       g_param_spec_string("ice-addresses", "ICE addresses",
@@ -135,7 +135,7 @@ bool set_channel_property(ChannelSettings *settings, ChannelSignaller *signaller
       settings->heartbeat_interval_ms = g_value_get_uint(value);
       return true;
     case CHANNEL_PROP_LATENCY:
-      settings->latency_ms = g_value_get_uint(value);
+      settings->latency_ms = g_value_get_int(value);
       return true;
     case CHANNEL_PROP_ICE_ADDRESSES:
       settings->ice_addresses = get_string(value);
@@ -180,7 +180,7 @@ bool get_channel_property(const ChannelSettings &settings, const ChannelSignalle
       g_value_set_uint(value, settings.heartbeat_interval_ms);
       return true;
     case CHANNEL_PROP_LATENCY:
-      g_value_set_uint(value, settings.latency_ms);
+      g_value_set_int(value, settings.latency_ms);
       return true;
     case CHANNEL_PROP_ICE_ADDRESSES:
       set_string(value, settings.ice_addresses);

@@ -71,6 +71,7 @@ using namespace tourcast;
 #define DEFAULT_FEC TRUE
 #define DEFAULT_DTX FALSE
 #define DEFAULT_REPORT_INTERVAL_MS 2000
+#define DEFAULT_PEER_LATENCY_MS 200u /* webrtcbin's; the guide side only receives RTCP */
 #define PEER_QUEUE_MAX_TIME_NS (200 * GST_MSECOND)
 
 enum {
@@ -389,7 +390,8 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
                (guint64)PEER_QUEUE_MAX_TIME_NS, nullptr);
   peer->webrtc = GST_ELEMENT(g_object_new(
       TOUR_TYPE_WEBRTC_BIN, "role", TOUR_ROLE_GUIDE, "peer-id", id.c_str(), "session-id", session,
-      "latency", channel.latency_ms, "ice-addresses",
+      "latency", channel.latency_ms >= 0 ? (guint)channel.latency_ms : DEFAULT_PEER_LATENCY_MS,
+      "ice-addresses",
       channel.ice_addresses.empty() ? nullptr : channel.ice_addresses.c_str(), "quality-interval",
       channel.quality_interval_ms, "rtcp-interval", channel.rtcp_interval_ms, "recoverable",
       channel.auto_recovery, "max-recovery-requests", 2 * channel.max_recovery_attempts,
@@ -1032,7 +1034,7 @@ static void tour_guide_sink_class_init(TourGuideSinkClass *klass) {
 
   install_channel_properties(gobject_class,
                              "Jitterbuffer latency in milliseconds of each peer's webrtcbin (it "
-                             "only receives RTCP on the guide side)");
+                             "only receives RTCP on the guide side; -1: webrtcbin's 200)");
   const auto playing =
       (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
   const auto readable = (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);

@@ -317,7 +317,7 @@ bool Demo::build_attendee(int index) {
   g_object_set(attendee->source, "tour", options_.tour.c_str(), "language",
                options_.language.c_str(), "redis-url", redis_url_.c_str(), "participant-id",
                attendee->id.c_str(), "ice-addresses", options_.ice_address.c_str(), "latency",
-               static_cast<guint>(options_.latency_ms), nullptr);
+               static_cast<gint>(options_.latency_ms), nullptr);
   GstCaps *caps = gst_caps_new_simple("audio/x-raw", "format", G_TYPE_STRING, "F32LE", "channels",
                                       G_TYPE_INT, 1, "rate", G_TYPE_INT, kSampleRate, nullptr);
   g_object_set(filter, "caps", caps, nullptr);
@@ -585,8 +585,12 @@ bool Demo::start_pipelines() {
       return false;
     }
   }
-  event("%zu attendee%s listening (jitterbuffer latency %d ms)", attendees_.size(),
-        attendees_.size() == 1 ? "" : "s", options_.latency_ms);
+  if (options_.latency_ms >= 0)
+    event("%zu attendee%s listening (jitterbuffer latency %d ms)", attendees_.size(),
+          attendees_.size() == 1 ? "" : "s", options_.latency_ms);
+  else
+    event("%zu attendee%s listening (jitterbuffer latency from the profile)", attendees_.size(),
+          attendees_.size() == 1 ? "" : "s");
   return true;
 }
 
@@ -777,8 +781,8 @@ bool validate_demo_options(const DemoOptions &options, std::string *error) {
     *error = "--frequency must be 20-20000 Hz";
     return false;
   }
-  if (options.latency_ms < 0 || options.latency_ms > 10000) {
-    *error = "--latency must be 0-10000 ms";
+  if (options.latency_ms < -1 || options.latency_ms > 10000) {
+    *error = "--latency must be 0-10000 ms (or -1: from the profile)";
     return false;
   }
   if (options.ice_address.empty()) {

@@ -13,7 +13,7 @@ struct DemoOptions {
   std::string tour = "demo";
   std::string language = "en";
   double frequency = 440;
-  int latency_ms = 200;
+  int latency_ms = -1;  // -1: tourattendeesrc's default, from the attendee's profile
   std::string ice_address = "127.0.0.1";
   bool json = false;
   bool verbose = false;

@@ -42,7 +42,7 @@ struct DemoArgs {
   gchar *tour = nullptr;
   gchar *language = nullptr;
   gdouble frequency = 440;
-  gint latency = 200;
+  gint latency = -1;
   gchar *ice_address = nullptr;
   gboolean json = FALSE;
   gboolean verbose = FALSE;
@@ -69,7 +69,8 @@ GOptionContext *demo_context(DemoArgs *args) {
       {"language", 'l', 0, G_OPTION_ARG_STRING, nullptr, "Language channel (default en)", "L"},
       {"frequency", 'f', 0, G_OPTION_ARG_DOUBLE, nullptr,
        "Frequency of the guide's test tone, 20-20000 (default 440)", "HZ"},
-      {"latency", 0, 0, G_OPTION_ARG_INT, nullptr, "Attendees' jitterbuffer latency (default 200)",
+      {"latency", 0, 0, G_OPTION_ARG_INT, nullptr, "Attendees' jitterbuffer latency, 0-10000 (default: from the attendee's profile, 60 for a "
+       "desktop)",
        "MS"},
       {"ice-address", 0, 0, G_OPTION_ARG_STRING, nullptr,
        "Local IP address ICE may use, for guide and attendees (default 127.0.0.1)", "IP"},

@@ -57,22 +57,23 @@ TEST(SettingsFor, EveryCombination) {
     int64_t timeout;
     bool battery;
     L battery_level;
+    int jitter_latency;
   } cases[] = {
-      {D::kDesktop, N::kUnknown, L::kHigh, L::kMaximum, 2, 5000, 15000, false, L::kLow},
-      {D::kDesktop, N::kWifi, L::kHigh, L::kMaximum, 2, 5000, 15000, false, L::kLow},
-      {D::kDesktop, N::k4g, L::kHigh, L::kMaximum, 2, 5000, 15000, false, L::kLow},
-      {D::kDesktop, N::k3g, L::kMinimum, L::kLow, 1, 5000, 60000, false, L::kLow},
-      {D::kDesktop, N::k2g, L::kMinimum, L::kLow, 1, 5000, 60000, false, L::kLow},
-      {D::kMobile, N::kUnknown, L::kLow, L::kMedium, 1, 45000, 15000, true, L::kLow},
-      {D::kMobile, N::kWifi, L::kLow, L::kMedium, 1, 45000, 15000, true, L::kLow},
-      {D::kMobile, N::k4g, L::kLow, L::kMedium, 1, 45000, 15000, true, L::kLow},
-      {D::kMobile, N::k3g, L::kMinimum, L::kLow, 1, 45000, 60000, true, L::kLow},
-      {D::kMobile, N::k2g, L::kMinimum, L::kLow, 1, 45000, 60000, true, L::kLow},
-      {D::kIos, N::kUnknown, L::kLow, L::kMedium, 1, 45000, 15000, true, L::kLow},
-      {D::kIos, N::kWifi, L::kLow, L::kMedium, 1, 45000, 15000, true, L::kLow},
-      {D::kIos, N::k4g, L::kLow, L::kMedium, 1, 45000, 15000, true, L::kLow},
-      {D::kIos, N::k3g, L::kMinimum, L::kLow, 1, 45000, 60000, true, L::kLow},
-      {D::kIos, N::k2g, L::kMinimum, L::kLow, 1, 45000, 60000, true, L::kLow},
+      {D::kDesktop, N::kUnknown, L::kHigh, L::kMaximum, 2, 5000, 15000, false, L::kLow, 60},
+      {D::kDesktop, N::kWifi, L::kHigh, L::kMaximum, 2, 5000, 15000, false, L::kLow, 60},
+      {D::kDesktop, N::k4g, L::kHigh, L::kMaximum, 2, 5000, 15000, false, L::kLow, 120},
+      {D::kDesktop, N::k3g, L::kMinimum, L::kLow, 1, 5000, 60000, false, L::kLow, 200},
+      {D::kDesktop, N::k2g, L::kMinimum, L::kLow, 1, 5000, 60000, false, L::kLow, 200},
+      {D::kMobile, N::kUnknown, L::kLow, L::kMedium, 1, 45000, 15000, true, L::kLow, 120},
+      {D::kMobile, N::kWifi, L::kLow, L::kMedium, 1, 45000, 15000, true, L::kLow, 60},
+      {D::kMobile, N::k4g, L::kLow, L::kMedium, 1, 45000, 15000, true, L::kLow, 120},
+      {D::kMobile, N::k3g, L::kMinimum, L::kLow, 1, 45000, 60000, true, L::kLow, 200},
+      {D::kMobile, N::k2g, L::kMinimum, L::kLow, 1, 45000, 60000, true, L::kLow, 200},
+      {D::kIos, N::kUnknown, L::kLow, L::kMedium, 1, 45000, 15000, true, L::kLow, 120},
+      {D::kIos, N::kWifi, L::kLow, L::kMedium, 1, 45000, 15000, true, L::kLow, 60},
+      {D::kIos, N::k4g, L::kLow, L::kMedium, 1, 45000, 15000, true, L::kLow, 120},
+      {D::kIos, N::k3g, L::kMinimum, L::kLow, 1, 45000, 60000, true, L::kLow, 200},
+      {D::kIos, N::k2g, L::kMinimum, L::kLow, 1, 45000, 60000, true, L::kLow, 200},
   };
   ASSERT_EQ(sizeof(cases) / sizeof(cases[0]),
             static_cast<size_t>(kDeviceProfileCount * kNetworkProfileCount));
@@ -86,6 +87,7 @@ TEST(SettingsFor, EveryCombination) {
     EXPECT_EQ(s.connection_timeout_ms, c.timeout);
     EXPECT_EQ(s.battery_saving, c.battery);
     EXPECT_EQ(s.battery_level, c.battery_level);
+    EXPECT_EQ(s.jitter_latency_ms, c.jitter_latency);
   }
 }
 
