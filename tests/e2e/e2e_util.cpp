@@ -328,6 +328,19 @@ bool Pipeline::wait_element_message(const std::string &name, int timeout_ms,
   return wait_until([&] { return find_element_message(name, match).has_value(); }, timeout_ms);
 }
 
+void Pipeline::forget_element_messages() {
+  std::lock_guard<std::mutex> guard(lock_);
+  std::vector<Captured> kept;
+  for (Captured &m : messages_) {
+    if (m.type == GST_MESSAGE_ELEMENT)
+      gst_structure_free(m.structure);
+    else
+      kept.push_back(std::move(m));
+  }
+  messages_ = std::move(kept);
+  messages_.shrink_to_fit();
+}
+
 std::vector<std::string> Pipeline::texts(GstMessageType type) const {
   std::lock_guard<std::mutex> guard(lock_);
   std::vector<std::string> out;

@@ -93,6 +93,10 @@ class Pipeline {
                             const std::function<bool(const GstStructure *)> &match = nullptr) const;
   std::vector<std::string> errors() const;
   std::vector<std::string> warnings() const;
+  /* Drops the element messages kept so far (errors and warnings stay): a
+   * long-running test measuring the process's memory must not count this
+   * record of every report, which grows by a few KiB per attendee. */
+  void forget_element_messages();
   bool wait_error(int timeout_ms) const;
 
  private:
