@@ -312,7 +312,10 @@ gboolean naive_sender_finish_leave(gpointer data) {
   gst_element_release_request_pad(sender->tee, peer->tee_pad);
   gst_object_unref(peer->tee_pad);
   peer->tee_pad = nullptr;
-  for (GstElement *element : {peer->queue, peer->webrtc}) {
+  // webrtcbin first: its sink pad then refuses buffers, which frees a queue thread
+  // blocked pushing into a webrtcbin that never connected (stopping the queue first would
+  // wait for that thread forever).
+  for (GstElement *element : {peer->webrtc, peer->queue}) {
     gst_element_set_state(element, GST_STATE_NULL);
     gst_bin_remove(GST_BIN(sender->pipeline), element);
   }
@@ -385,6 +388,9 @@ gboolean naive_sender_accept(gint fd, GIOCondition, gpointer data) {
   p->sender = sender;
   p->fd = client;
   p->queue = gst_element_factory_make("queue", nullptr);
+  // Leaky: an attendee whose webrtcbin does not take audio (not connected yet, or never)
+  // must not stall the shared tee, and with it every other attendee.
+  g_object_set(p->queue, "leaky", 2 /* downstream */, nullptr);
   p->webrtc = gst_element_factory_make("webrtcbin", nullptr);
   if (!restrict_ice(p->webrtc, sender->address))
     g_printerr("naive-sender: add-local-ip-address %s failed\n", sender->address.c_str());
