@@ -68,6 +68,7 @@
 
 namespace {
 
+using bench::read_text;
 using nlohmann::json;
 
 constexpr const char *kGuideAddress = "198.18.0.1";
@@ -78,13 +79,6 @@ gint64 epoch_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::string read_text(const std::string &path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 /* ---------------- receiver mode: many attendees in one process ---------------- */
@@ -197,43 +191,6 @@ struct Options {
   std::string naive_fanout = STORM_NAIVE_FANOUT;
   std::string keep_logs;  // directory to copy the run logs to
 };
-
-pid_t spawn(const std::vector<std::string> &argv, const std::string &out_file,
-            const std::vector<std::pair<std::string, std::string>> &env = {}) {
-  std::vector<char *> args;
-  for (const std::string &a : argv)
-    args.push_back(const_cast<char *>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid != 0)
-    return pid;
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != parent)
-    _exit(126);
-  for (const auto &kv : env)
-    setenv(kv.first.c_str(), kv.second.c_str(), 1);
-  if (!out_file.empty()) {
-    int fd = open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-      _exit(126);
-  }
-  execvp(args[0], args.data());
-  _exit(127);
-}
-
-void stop(pid_t pid, int sig) {
-  if (pid <= 0)
-    return;
-  kill(pid, sig);
-  for (int i = 0; i < 100; i++) {
-    if (waitpid(pid, nullptr, WNOHANG) == pid)
-      return;
-    g_usleep(50 * 1000);
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
-}
 
 bool run_shell(const std::string &script, std::string *why) {
   gchar *argv[] = {const_cast<gchar *>("sh"), const_cast<gchar *>("-c"),
@@ -439,17 +396,17 @@ TourcastRun run_tourcast(const Options &o, int number, const std::string &self) 
   std::string url = std::string("redis://") + kGuideAddress + ":" + std::to_string(kRedisPort);
   std::vector<std::pair<std::string, std::string>> env = {{"GST_PLUGIN_PATH", o.plugin_dir}};
 
-  pid_t redis = spawn({"redis-server", "--port", std::to_string(kRedisPort), "--bind",
-                       kGuideAddress, "--save", "", "--appendonly", "no", "--protected-mode",
-                       "no", "--maxclients", "20000"},
-                      dir + "/redis.log");
+  pid_t redis = bench::spawn_child(
+      {"redis-server", "--port", std::to_string(kRedisPort), "--bind", kGuideAddress, "--save", "",
+       "--appendonly", "no", "--protected-mode", "no", "--maxclients", "20000"},
+      dir + "/redis.log", dir + "/redis.log");
   for (int i = 0; i < 100 && !port_open(kGuideAddress, kRedisPort); i++)
     g_usleep(50 * 1000);
-  pid_t guide = spawn({"gst-launch-1.0", "audiotestsrc", "is-live=true", "freq=440", "!",
-                       "audio/x-raw,rate=48000,channels=1", "!", "tourguidesink", "tour=" + tour,
-                       "language=en", "redis-url=" + url,
-                       std::string("ice-addresses=") + kGuideAddress},
-                      dir + "/guide.log", env);
+  pid_t guide = bench::spawn_child(
+      {"gst-launch-1.0", "audiotestsrc", "is-live=true", "freq=440", "!",
+       "audio/x-raw,rate=48000,channels=1", "!", "tourguidesink", "tour=" + tour, "language=en",
+       "redis-url=" + url, std::string("ice-addresses=") + kGuideAddress},
+      dir + "/guide.log", dir + "/guide.log", "", env);
   // The guide speaks before anyone joins; its idle figures are the base line.
   g_usleep(2500 * 1000);
   run.idle = sample_process(guide);
@@ -464,12 +421,11 @@ TourcastRun run_tourcast(const Options &o, int number, const std::string &self) 
   for (int p = 0; p < k; p++) {
     int count = o.attendees / k + (p < o.attendees % k ? 1 : 0);
     files.push_back(dir + "/receiver" + std::to_string(p) + ".log");
-    receivers.push_back(spawn({self, "--receiver", "--first=" + std::to_string(next),
-                               "--count=" + std::to_string(count), "--redis-url=" + url,
-                               "--tour=" + tour, std::string("--address=") + kAttendeeAddress,
-                               "--latency=" + std::to_string(o.latency),
-                               "--start-at=" + std::to_string(run.t0)},
-                              files.back(), env));
+    receivers.push_back(bench::spawn_child(
+        {self, "--receiver", "--first=" + std::to_string(next), "--count=" + std::to_string(count),
+         "--redis-url=" + url, "--tour=" + tour, std::string("--address=") + kAttendeeAddress,
+         "--latency=" + std::to_string(o.latency), "--start-at=" + std::to_string(run.t0)},
+        files.back(), files.back(), "", env));
     next += count;
   }
   double timeout_s = o.timeout_s > 0 ? o.timeout_s : 30 + 0.06 * o.attendees;
@@ -500,9 +456,9 @@ TourcastRun run_tourcast(const Options &o, int number, const std::string &self) 
     run.cpu_cores = (run.busy.cpu_s - before.cpu_s) / o.steady_s;
   }
   for (pid_t r : receivers)
-    stop(r, SIGTERM);
-  stop(guide, SIGINT);
-  stop(redis, SIGTERM);
+    bench::stop_child(r, SIGTERM);
+  bench::stop_child(guide, SIGINT);
+  bench::stop_child(redis, SIGTERM);
   for (const auto &a : run.attendees)
     if (!a.error.empty() && run.failures.size() < 10)
       run.failures.push_back("attendee error:" + a.error);
@@ -666,8 +622,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "== run %d/%d: tourcast, %d attendees\n", run, o.runs, o.attendees);
         TourcastRun t = run_tourcast(o, run, self);
         for (const auto &a : t.attendees) {
-          from_start.push_back(a.heard >= 0 ? std::optional<double>(a.heard - t.t0)
-                                            : std::nullopt);
+          from_start.push_back(a.heard >= 0 ? std::optional<double>(a.heard - t.t0) : std::nullopt);
           from_own_start.push_back(a.heard >= 0 && a.start >= 0
                                        ? std::optional<double>(a.heard - a.start)
                                        : std::nullopt);
@@ -693,8 +648,8 @@ int main(int argc, char **argv) {
           kinds_busy = t.busy.by_name;
           kinds_idle = t.idle.by_name;
         }
-        fprintf(stderr, "   tourcast: %d/%d heard, median %.0f ms from the common start\n",
-                t.heard, o.attendees, bench::median(from_start).value_or(-1));
+        fprintf(stderr, "   tourcast: %d/%d heard, median %.0f ms from the common start\n", t.heard,
+                o.attendees, bench::median(from_start).value_or(-1));
       } else if (!tourcast_turn && o.naive) {
         fprintf(stderr, "== run %d/%d: naive-fanout, %d attendees\n", run, o.runs, o.attendees);
         std::string failure;
@@ -744,22 +699,26 @@ int main(int argc, char **argv) {
     auto m = median_of(v);
     return m ? std::optional<double>(*m / n) : std::nullopt;
   };
-  json tourcast = {
-      {"first_audio_ms", bench::summarize(from_start)},
-      {"first_audio_from_own_start_ms", bench::summarize(from_own_start)},
-      {"heard", bench::present(from_start).size()},
-      {"state_reached_ms", phases},
-      {"receivers_late_ms_max", med(late)},
-      {"receivers_all_started_ms", med(all_started)},
-      {"guide", {{"idle", {{"threads", med(guide_idle_threads)}, {"rss_mib", med(guide_idle_rss)},
-                           {"thread_kinds", thread_kinds_json(kinds_idle)}}},
-                 {"steady", {{"threads", med(guide_threads)}, {"rss_mib", med(guide_rss)},
-                             {"cpu_cores", med(guide_cpu)},
-                             {"thread_kinds", thread_kinds_json(kinds_busy)}}},
-                 {"threads_per_attendee", med(threads_per)},
-                 {"rss_mib_per_attendee", med(rss_per)},
-                 {"cpu_cores_per_1000_attendees", med(cpu_per_1000)},
-                 {"thread_kinds_per_attendee", kinds_per}}}};
+  json tourcast = {{"first_audio_ms", bench::summarize(from_start)},
+                   {"first_audio_from_own_start_ms", bench::summarize(from_own_start)},
+                   {"heard", bench::present(from_start).size()},
+                   {"state_reached_ms", phases},
+                   {"receivers_late_ms_max", med(late)},
+                   {"receivers_all_started_ms", med(all_started)},
+                   {"guide",
+                    {{"idle",
+                      {{"threads", med(guide_idle_threads)},
+                       {"rss_mib", med(guide_idle_rss)},
+                       {"thread_kinds", thread_kinds_json(kinds_idle)}}},
+                     {"steady",
+                      {{"threads", med(guide_threads)},
+                       {"rss_mib", med(guide_rss)},
+                       {"cpu_cores", med(guide_cpu)},
+                       {"thread_kinds", thread_kinds_json(kinds_busy)}}},
+                     {"threads_per_attendee", med(threads_per)},
+                     {"rss_mib_per_attendee", med(rss_per)},
+                     {"cpu_cores_per_1000_attendees", med(cpu_per_1000)},
+                     {"thread_kinds_per_attendee", kinds_per}}}};
   json naive = {
       {"what", "naive-fanout --common-start: one process holding the sender and every receiver"},
       {"first_audio_ms", bench::summarize(naive_first)},
@@ -778,8 +737,9 @@ int main(int argc, char **argv) {
   json ratios = {{"first_audio_median", ratio(tc_med, nv_med)},
                  {"first_audio_p99", ratio(tc_p99, nv_p99)},
                  {"first_audio_max", ratio(tc_max, nv_max)},
-                 {"note", "tourcast over naive; threads/RSS/CPU are not comparable one to one: "
-                          "tourcast's are the guide process alone, naive's hold both ends"}};
+                 {"note",
+                  "tourcast over naive; threads/RSS/CPU are not comparable one to one: "
+                  "tourcast's are the guide process alone, naive's hold both ends"}};
   // Trim the per-attendee value arrays above 100 attendees: the summaries stay.
   if (o.attendees * o.runs > 200) {
     tourcast["first_audio_ms"].erase("values");
@@ -787,21 +747,22 @@ int main(int argc, char **argv) {
     naive["first_audio_ms"].erase("values");
     naive["connected_ms"].erase("values");
   }
-  json report = {{"benchmark", "join-storm"},
-                 {"attendees", o.attendees},
-                 {"runs", o.runs},
-                 {"receiver_processes",
-                  o.receiver_processes > 0 ? o.receiver_processes
-                                           : std::max(1, (o.attendees + 49) / 50)},
-                 {"latency_ms", o.latency},
-                 {"steady_s", o.steady_s},
-                 {"network", "private namespace: veth 198.18.0.1 (guide, redis) - 198.18.0.2 "
-                             "(attendees)"},
-                 {"tourcast", tourcast},
-                 {"naive", naive},
-                 {"ratio_tourcast_over_naive", ratios},
-                 {"all_heard", all_heard},
-                 {"failures", failures}};
+  json report = {
+      {"benchmark", "join-storm"},
+      {"attendees", o.attendees},
+      {"runs", o.runs},
+      {"receiver_processes",
+       o.receiver_processes > 0 ? o.receiver_processes : std::max(1, (o.attendees + 49) / 50)},
+      {"latency_ms", o.latency},
+      {"steady_s", o.steady_s},
+      {"network",
+       "private namespace: veth 198.18.0.1 (guide, redis) - 198.18.0.2 "
+       "(attendees)"},
+      {"tourcast", tourcast},
+      {"naive", naive},
+      {"ratio_tourcast_over_naive", ratios},
+      {"all_heard", all_heard},
+      {"failures", failures}};
   printf("%s\n", report.dump().c_str());
   return all_heard ? 0 : 1;
 }
