@@ -232,7 +232,14 @@ TEST(RedisKeys, QueuedAttendeeWaitsForItsTurnPastItsTimeout) {
   RedisClient client(redis.port());
   Pipeline guide(guide_description("guide", "harbor", "en", 440, redis.url(), "max-joining=1"));
   ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
-  /* A join nobody will answer holds the guide's only joining slot. */
+  /* A join nobody will answer holds the guide's only joining slot (its
+   * participant record keeps the guide from expiring it). */
+  ParticipantRecord ghost;
+  ghost.id = "ghost";
+  ghost.tour = "harbor";
+  ghost.language = "en";
+  ghost.state = "initializing";
+  client.set(participant_key("harbor", "en", "ghost"), encode_participant(ghost));
   SignalMessage join;
   join.type = SignalType::kJoin;
   join.from = "ghost";
