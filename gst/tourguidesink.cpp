@@ -126,6 +126,9 @@ struct PendingJoin {
   std::string id;
   std::string join_id;
   std::optional<std::string> offer;
+  /* What the attendee said about itself (its join carries its profile and
+   * level) while it waited: applied once its peer exists. */
+  std::shared_ptr<GstStructure> status;
 };
 
 }  // namespace
@@ -478,6 +481,9 @@ static bool may_take_join_locked(TourGuideSinkPrivate *priv) {
          (priv->max_joining == 0 || priv->joining_count < priv->max_joining);
 }
 
+static void apply_peer_status(TourGuideSink *self, const gchar *peer_id,
+                              const GstStructure *status);
+
 /* One join per worker turn, while a joining slot is free. */
 static gboolean take_join(gpointer data) {
   auto *self = TOUR_GUIDE_SINK(data);
@@ -493,6 +499,8 @@ static gboolean take_join(gpointer data) {
     priv->pending_joins.pop_front();
   }
   add_peer(self, join.id, join.join_id, join.offer ? join.offer->c_str() : nullptr);
+  if (join.status)
+    apply_peer_status(self, join.id.c_str(), join.status.get());
   return G_SOURCE_CONTINUE;
 }
 
@@ -515,9 +523,11 @@ static void queue_join(TourGuideSink *self, PendingJoin join) {
     std::lock_guard<std::mutex> guard(priv->lock);
     auto it = std::find_if(priv->pending_joins.begin(), priv->pending_joins.end(),
                            [&join](const PendingJoin &p) { return p.id == join.id; });
-    if (it != priv->pending_joins.end())
+    if (it != priv->pending_joins.end()) {
+      if (!join.status)
+        join.status = std::move(it->status);
       *it = std::move(join);
-    else
+    } else
       priv->pending_joins.push_back(std::move(join));
   }
   schedule_joins(self);
@@ -577,11 +587,8 @@ static void on_quality_report(TourGuideSink *self, const GstStructure *report) {
 
 /* The attendee's profile sets where it starts and how high it may go; its
  * battery saving caps it at the profile's battery level. */
-static void on_peer_status(TourSignaller *, const gchar *peer_id, const GstStructure *status,
-                           gpointer data) {
-  auto *self = static_cast<TourGuideSink *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
-  if (self == nullptr)
-    return;
+static void apply_peer_status(TourGuideSink *self, const gchar *peer_id,
+                              const GstStructure *status) {
   TourGuideSinkPrivate *priv = self->priv;
   const gchar *profile_text = gst_structure_get_string(status, "profile");
   const gchar *requested = gst_structure_get_string(status, "requested-level");
@@ -609,7 +616,10 @@ static void on_peer_status(TourSignaller *, const gchar *peer_id, const GstStruc
     std::lock_guard<std::mutex> guard(priv->lock);
     auto it = priv->peers.find(peer_id);
     if (it == priv->peers.end()) {
-      gst_object_unref(self);
+      auto pending = std::find_if(priv->pending_joins.begin(), priv->pending_joins.end(),
+                                  [peer_id](const PendingJoin &p) { return p.id == peer_id; });
+      if (pending != priv->pending_joins.end())
+        pending->status.reset(gst_structure_copy(status), gst_structure_free);
       return;
     }
     Peer &peer = *it->second;
@@ -659,6 +669,14 @@ static void on_peer_status(TourSignaller *, const gchar *peer_id, const GstStruc
     follow_decision(self, output, decision);
     gst_object_unref(output);
   }
+}
+
+static void on_peer_status(TourSignaller *, const gchar *peer_id, const GstStructure *status,
+                           gpointer data) {
+  auto *self = static_cast<TourGuideSink *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
+  if (self == nullptr)
+    return;
+  apply_peer_status(self, peer_id, status);
   gst_object_unref(self);
 }
 
@@ -824,7 +842,7 @@ static void on_peer_joined(TourSignaller *, const gchar *peer_id, const gchar *j
   auto *self = static_cast<TourGuideSink *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
   if (self == nullptr)
     return;
-  queue_join(self, PendingJoin{peer_id, join_id ? join_id : "", std::nullopt});
+  queue_join(self, PendingJoin{peer_id, join_id ? join_id : "", std::nullopt, nullptr});
   gst_object_unref(self);
 }
 
@@ -833,7 +851,7 @@ static void on_peer_offered(TourSignaller *, const gchar *peer_id, const gchar *
   auto *self = static_cast<TourGuideSink *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
   if (self == nullptr)
     return;
-  queue_join(self, PendingJoin{peer_id, session_id, std::string(sdp ? sdp : "")});
+  queue_join(self, PendingJoin{peer_id, session_id, std::string(sdp ? sdp : ""), nullptr});
   gst_object_unref(self);
 }
 
