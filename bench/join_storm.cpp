@@ -190,6 +190,7 @@ struct Options {
   std::string plugin_dir = STORM_PLUGIN_DIR;
   std::string naive_fanout = STORM_NAIVE_FANOUT;
   std::string keep_logs;  // directory to copy the run logs to
+  std::vector<std::string> guide_properties;  // extra tourguidesink NAME=VALUE
 };
 
 bool run_shell(const std::string &script, std::string *why) {
@@ -402,11 +403,12 @@ TourcastRun run_tourcast(const Options &o, int number, const std::string &self) 
       dir + "/redis.log", dir + "/redis.log");
   for (int i = 0; i < 100 && !port_open(kGuideAddress, kRedisPort); i++)
     g_usleep(50 * 1000);
-  pid_t guide = bench::spawn_child(
-      {"gst-launch-1.0", "audiotestsrc", "is-live=true", "freq=440", "!",
-       "audio/x-raw,rate=48000,channels=1", "!", "tourguidesink", "tour=" + tour, "language=en",
-       "redis-url=" + url, std::string("ice-addresses=") + kGuideAddress},
-      dir + "/guide.log", dir + "/guide.log", "", env);
+  std::vector<std::string> guide_argv = {
+      "gst-launch-1.0", "audiotestsrc", "is-live=true", "freq=440", "!",
+      "audio/x-raw,rate=48000,channels=1", "!", "tourguidesink", "tour=" + tour,
+      "language=en", "redis-url=" + url, std::string("ice-addresses=") + kGuideAddress};
+  guide_argv.insert(guide_argv.end(), o.guide_properties.begin(), o.guide_properties.end());
+  pid_t guide = bench::spawn_child(guide_argv, dir + "/guide.log", dir + "/guide.log", "", env);
   // The guide speaks before anyone joins; its idle figures are the base line.
   g_usleep(2500 * 1000);
   run.idle = sample_process(guide);
@@ -503,6 +505,7 @@ bool parse_options(int argc, char **argv, Options *o, bool *receiver, ReceiverOp
   gint64 start_at = 0;
   gchar *redis_url = nullptr, *tour = nullptr, *address = nullptr, *plugin_dir = nullptr,
         *naive = nullptr, *keep_logs = nullptr;
+  gchar **guide_properties = nullptr;
   GOptionEntry entries[] = {
       {"attendees", 'n', 0, G_OPTION_ARG_INT, &attendees, "Attendees joining at once (20)", "N"},
       {"runs", 'r', 0, G_OPTION_ARG_INT, &runs, "Runs of each system, alternating (1)", "R"},
@@ -521,6 +524,8 @@ bool parse_options(int argc, char **argv, Options *o, bool *receiver, ReceiverOp
       {"naive", 0, 0, G_OPTION_ARG_FILENAME, &naive, "The naive-fanout program", "PATH"},
       {"keep-logs", 0, 0, G_OPTION_ARG_FILENAME, &keep_logs,
        "Copy each run's logs (guide, receivers, redis) into DIR/runI-*", "DIR"},
+      {"guide-property", 0, 0, G_OPTION_ARG_STRING_ARRAY, &guide_properties,
+       "A tourguidesink property for the guide, e.g. max-joining=0 (repeatable)", "NAME=VALUE"},
       {"receiver", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &is_receiver, "", nullptr},
       {"first", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &first, "", nullptr},
       {"count", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &count, "", nullptr},
@@ -557,6 +562,14 @@ bool parse_options(int argc, char **argv, Options *o, bool *receiver, ReceiverOp
     o->naive_fanout = naive;
   if (keep_logs)
     o->keep_logs = keep_logs;
+  for (gchar **p = guide_properties; p && *p; p++) {
+    if (strchr(*p, '=') == nullptr) {
+      fprintf(stderr, "join-storm: --guide-property wants NAME=VALUE, not \"%s\"\n", *p);
+      ok = false;
+    }
+    o->guide_properties.push_back(*p);
+  }
+  g_strfreev(guide_properties);
   *receiver = is_receiver;
   r->first = first;
   r->count = count;
@@ -747,22 +760,22 @@ int main(int argc, char **argv) {
     naive["first_audio_ms"].erase("values");
     naive["connected_ms"].erase("values");
   }
-  json report = {
-      {"benchmark", "join-storm"},
-      {"attendees", o.attendees},
-      {"runs", o.runs},
-      {"receiver_processes",
-       o.receiver_processes > 0 ? o.receiver_processes : std::max(1, (o.attendees + 49) / 50)},
-      {"latency_ms", o.latency},
-      {"steady_s", o.steady_s},
-      {"network",
-       "private namespace: veth 198.18.0.1 (guide, redis) - 198.18.0.2 "
-       "(attendees)"},
-      {"tourcast", tourcast},
-      {"naive", naive},
-      {"ratio_tourcast_over_naive", ratios},
-      {"all_heard", all_heard},
-      {"failures", failures}};
+  json report = {{"benchmark", "join-storm"},
+                 {"attendees", o.attendees},
+                 {"runs", o.runs},
+                 {"receiver_processes",
+                  o.receiver_processes > 0 ? o.receiver_processes
+                                           : std::max(1, (o.attendees + 49) / 50)},
+                 {"latency_ms", o.latency},
+                 {"guide_properties", o.guide_properties},
+                 {"steady_s", o.steady_s},
+                 {"network", "private namespace: veth 198.18.0.1 (guide, redis) - 198.18.0.2 "
+                             "(attendees)"},
+                 {"tourcast", tourcast},
+                 {"naive", naive},
+                 {"ratio_tourcast_over_naive", ratios},
+                 {"all_heard", all_heard},
+                 {"failures", failures}};
   printf("%s\n", report.dump().c_str());
   return all_heard ? 0 : 1;
 }

@@ -59,8 +59,8 @@ constexpr const char *kPhaseNames[] = {"initial",      "offer_sent", "answer_sen
                                        "ice_exchange", "connected",  "failed"};
 constexpr const char *kRoleNames[] = {"guide", "attendee"};
 constexpr const char *kSignalTypeNames[] = {
-    "join",   "leave",   "offer",     "answer", "candidate", "guide-ready", "end-of-candidates",
-    "status", "recover", "peer-offer"};
+    "join",   "leave",   "offer",      "answer", "candidate", "guide-ready", "end-of-candidates",
+    "status", "recover", "peer-offer", "queued"};
 
 // Reads a string field that must be one of `names`.
 template <typename Enum, size_t N>
@@ -314,6 +314,8 @@ std::string encode_signal(const SignalMessage &message) {
   }
   if (!message.level.empty())
     root["level"] = message.level;
+  if (message.wait_ms != 0)
+    root["waitMs"] = message.wait_ms;
   return dump_json(root);
 }
 
@@ -338,6 +340,8 @@ bool decode_signal(std::string_view json, SignalMessage *out, std::string *error
                        message.type == SignalType::kPeerOffer;
   if (message.type == SignalType::kPeerOffer && message.session.empty())
     return reader.field_problem("session", "is required for a peer-offer");
+  if (message.type == SignalType::kQueued && message.session.empty())
+    return reader.field_problem("session", "is required for queued (the join it acknowledges)");
   const bool is_candidate = message.type == SignalType::kCandidate;
   const Presence candidate_fields = is_candidate ? Presence::kRequired : Presence::kOptional;
   if (has_sdp ? !reader.read_non_empty(root, "", "sdp", &message.sdp)
@@ -355,7 +359,8 @@ bool decode_signal(std::string_view json, SignalMessage *out, std::string *error
   }
   if (!reader.read(root, "", "profile", &message.profile, Presence::kOptional) ||
       !reader.read(root, "", "batterySaving", &message.battery_saving, Presence::kOptional) ||
-      !reader.read(root, "", "qualityLevel", &message.quality_level, Presence::kOptional))
+      !reader.read(root, "", "qualityLevel", &message.quality_level, Presence::kOptional) ||
+      !reader.read(root, "", "waitMs", &message.wait_ms, Presence::kOptional))
     return false;
   QualityLevel quality = QualityLevel::kHigh;
   if (!message.quality_level.empty() && !quality_level_from_string(message.quality_level, &quality))

@@ -101,18 +101,21 @@ enum class SignalType {
   kStatus,
   kRecover,
   kPeerOffer,
+  kQueued,
 };
 // "join", "leave", "offer", "answer", "candidate", "guide-ready", "end-of-candidates", "status",
-// "recover", "peer-offer". A status message tells the guide what an attendee says about itself
-// (profile, battery, a level to be held at); recover asks the guide for a recovery level;
-// peer-offer carries a browser listener's offer for the guide to answer.
+// "recover", "peer-offer", "queued". A status message tells the guide what an attendee says about
+// itself (profile, battery, a level to be held at); recover asks the guide for a recovery level;
+// peer-offer carries a browser listener's offer for the guide to answer; queued is the guide
+// telling an attendee its join (session: the join id) is taken and its offer will come, so the
+// attendee keeps waiting instead of timing out during a join storm.
 const char *to_string(SignalType type);
 bool signal_type_from_string(std::string_view text, SignalType *out);
 
 // Pub/sub payload. Every message needs type, from and ts; offer/answer/peer-offer a non-empty
-// sdp (peer-offer also a session); candidate a non-empty candidate, sdpMLineIndex and seq >= 1;
-// recover a level that is a recovery level name ("ice_restart", "signaling_reset",
-// "full_reconnect"). Documents over 256 KiB are refused.
+// sdp (peer-offer also a session); queued a session (waitMs is optional); candidate a non-empty
+// candidate, sdpMLineIndex and seq >= 1; recover a level that is a recovery level name
+// ("ice_restart", "signaling_reset", "full_reconnect"). Documents over 256 KiB are refused.
 struct SignalMessage {
   SignalType type = SignalType::kJoin;
   std::string from;
@@ -134,6 +137,9 @@ struct SignalMessage {
   std::string quality_level;
   // recover: the recovery level the attendee asks its guide for.
   std::string level;
+  // queued: how long ("waitMs") the attendee may wait for the guide's next word (its offer or
+  // another queued) before giving up; 0: not said, the attendee's own timeout applies.
+  uint32_t wait_ms = 0;
 };
 constexpr size_t kMaxSignalBytes = 256 * 1024;
 constexpr size_t kMaxProfileBytes = 64;

@@ -1,5 +1,6 @@
 #include "state_machine.h"
 
+#include <algorithm>
 #include <limits>
 #include <utility>
 
@@ -93,7 +94,8 @@ const char *to_string(CleanupAction action) {
   return "unknown";
 }
 
-ConnectionStateMachine::ConnectionStateMachine(int64_t now_ms) : entered_at_ms_(now_ms) {
+ConnectionStateMachine::ConnectionStateMachine(int64_t now_ms)
+    : entered_at_ms_(now_ms), timeout_from_ms_(now_ms) {
   for (int i = 0; i < kConnectionStateCount; ++i)
     timeouts_ms_[i] = kDefaultTimeoutsMs[i];
 }
@@ -170,23 +172,33 @@ ConnectionState ConnectionStateMachine::timeout_target(ConnectionState state) {
   return S::kClosed;
 }
 
+bool ConnectionStateMachine::extend_timeout(ConnectionState state, int64_t now_ms,
+                                            int64_t at_least_ms) {
+  if (state != state_ || deadline_ms() < 0)
+    return false;
+  timeout_from_ms_ = now_ms;
+  extended_to_ms_ = at_least_ms > 0 ? at_least_ms : 0;
+  return true;
+}
+
 int64_t ConnectionStateMachine::deadline_ms() const {
-  const int64_t timeout = timeouts_ms_[index_of(state_)];
-  if (timeout <= 0 || state_ == S::kClosed)
+  const int64_t configured = timeouts_ms_[index_of(state_)];
+  if (configured <= 0 || state_ == S::kClosed)
     return -1;
+  const int64_t timeout = std::max(configured, extended_to_ms_);
   // A huge configured timeout must not overflow into the past.
-  if (entered_at_ms_ > std::numeric_limits<int64_t>::max() - timeout) {
+  if (timeout_from_ms_ > std::numeric_limits<int64_t>::max() - timeout) {
     return std::numeric_limits<int64_t>::max();
   }
-  return entered_at_ms_ + timeout;
+  return timeout_from_ms_ + timeout;
 }
 
 bool ConnectionStateMachine::check_timeout(int64_t now_ms, StateTransition *out) {
   const int64_t deadline = deadline_ms();
   if (deadline < 0 || now_ms < deadline)
     return false;
-  std::string reason = "timeout after " + std::to_string(timeouts_ms_[index_of(state_)]) +
-                       " ms in " + to_string(state_);
+  const int64_t timeout = std::max(timeouts_ms_[index_of(state_)], extended_to_ms_);
+  std::string reason = "timeout after " + std::to_string(timeout) + " ms in " + to_string(state_);
   enter(timeout_target(state_), std::move(reason), now_ms, true, out);
   return true;
 }
@@ -208,6 +220,8 @@ void ConnectionStateMachine::enter(ConnectionState to, std::string reason, int64
   const ConnectionState from = state_;
   state_ = to;
   entered_at_ms_ = now_ms;
+  timeout_from_ms_ = now_ms;
+  extended_to_ms_ = 0;
   if (out != nullptr)
     *out = StateTransition{from, to, std::move(reason), now_ms, by_timeout};
 }

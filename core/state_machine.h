@@ -76,6 +76,12 @@ class ConnectionStateMachine {
   // reconnecting; reconnecting -> failed; failed -> closed. closed never times out (returns
   // closed).
   static ConnectionState timeout_target(ConnectionState state);
+  // While the machine is in `state`, that state's timeout counts again from now_ms, and lasts
+  // at least at_least_ms: the other side says it is alive and working on it (a guide that
+  // queued the attendee's join during a join storm, and says when it will speak again). The
+  // state and entered_at_ms() stay; entering any state forgets the extension. Returns false,
+  // changing nothing, in any other state or when `state` has no timeout.
+  bool extend_timeout(ConnectionState state, int64_t now_ms, int64_t at_least_ms = 0);
   // Absolute deadline of the current state, or -1 when it has no timeout.
   int64_t deadline_ms() const;
   // When now_ms >= deadline_ms(), moves to timeout_target() with reason
@@ -91,6 +97,8 @@ class ConnectionStateMachine {
 
   ConnectionState state_ = ConnectionState::kInitializing;
   int64_t entered_at_ms_ = 0;
+  int64_t timeout_from_ms_ = 0;  // entered_at_ms_, or the last extend_timeout
+  int64_t extended_to_ms_ = 0;   // at_least_ms of the last extend_timeout
   int64_t timeouts_ms_[kConnectionStateCount];
 };
 

@@ -42,6 +42,7 @@
 
 #include <algorithm>
 #include <array>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -72,6 +73,7 @@ using namespace tourcast;
 #define DEFAULT_DTX FALSE
 #define DEFAULT_REPORT_INTERVAL_MS 2000
 #define DEFAULT_PEER_LATENCY_MS 200u /* webrtcbin's; the guide side only receives RTCP */
+#define DEFAULT_MAX_JOINING 32
 #define PEER_QUEUE_MAX_TIME_NS (200 * GST_MSECOND)
 
 enum {
@@ -86,6 +88,7 @@ enum {
   PROP_STATUS,
   PROP_DIAGNOSTICS,
   PROP_REPORT_INTERVAL,
+  PROP_MAX_JOINING,
   PROP_TRIGGERS_FIRST, /* rtt-, loss-, jitter-threshold, upgrade-hold */
 };
 
@@ -112,10 +115,21 @@ struct Peer {
   bool battery_saving = false;
   std::string requested_level; /* what the attendee asked for; empty: auto */
   std::string state = "initializing";
+  bool joining = true; /* counted in joining_count until it connects or fails */
   int64_t connected_since_ms = -1;
   guint level_changes = 0;
   std::string pending_reason;
   std::string last_reason;
+};
+
+/* A join (or a browser's peer-offer) waiting for its turn to get a peer. */
+struct PendingJoin {
+  std::string id;
+  std::string join_id;
+  std::optional<std::string> offer;
+  /* What the attendee said about itself (its join carries its profile and
+   * level) while it waited: applied once its peer exists. */
+  std::shared_ptr<GstStructure> status;
 };
 
 }  // namespace
@@ -136,6 +150,16 @@ struct TourGuideSinkPrivate {
   GMainContext *worker = nullptr;
   GSource *report_source = nullptr;
   bool reconcile_scheduled = false;
+  /* Joins are taken one per worker turn, at most max_joining peers
+   * negotiating at once: the worker's timers (offers wait for a caps poll
+   * on it) and Redis I/O run between two peers being made, and ICE checks of
+   * a few peers at a time get the CPU they need during a join storm. The
+   * attendees waiting meanwhile hear from the signaller that they are
+   * queued. */
+  guint max_joining = DEFAULT_MAX_JOINING;
+  guint joining_count = 0;
+  std::deque<PendingJoin> pending_joins;
+  GSource *join_source = nullptr;
 
   std::unique_ptr<EncoderLadder> ladder;
   std::map<std::string, std::unique_ptr<Peer>> peers;
@@ -257,6 +281,8 @@ static void on_level_switched(TourLevelRouter *, GstPad *output, int from, int t
   schedule_reconcile(self);
 }
 
+static void schedule_joins(TourGuideSink *self);
+
 /* ---------- removing a peer ---------- */
 
 struct Removal {
@@ -331,6 +357,8 @@ static void remove_peer(TourGuideSink *self, const std::string &id, const char *
     priv->peers.erase(it);
     priv->by_output.erase(peer->output);
     count = priv->peers.size();
+    if (peer->joining)
+      priv->joining_count--;
   }
   GST_INFO_OBJECT(self, "removing attendee %s (%s)", id.c_str(), reason);
   GstPad *output = peer->output;
@@ -338,6 +366,7 @@ static void remove_peer(TourGuideSink *self, const std::string &id, const char *
   gst_pad_add_probe(output, GST_PAD_PROBE_TYPE_IDLE, on_output_idle, removal, nullptr);
   g_object_notify_by_pspec(G_OBJECT(self), attendee_count_pspec);
   post_attendee_message(self, "tourcast-attendee-left", id, count, reason);
+  schedule_joins(self);
 }
 
 /* ---------- adding a peer ---------- */
@@ -419,19 +448,100 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
   gst_object_unref(queue_sink);
 
   guint count;
+  const QualityLevel level = peer->on_air;
+  const bool level_running = priv->ladder->running_levels() & (1u << static_cast<int>(level));
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     priv->by_output[peer->output] = peer.get();
     priv->peers[id] = std::move(peer);
+    priv->joining_count++;
     count = priv->peers.size();
-    update_encoding_locked(priv);
+    /* A new peer has reported no loss: it changes no running encoder's FEC,
+     * and walking every peer on each join of a storm would cost O(N). */
+    if (!level_running)
+      update_encoding_locked(priv);
   }
   /* On the worker already: the level's encoder starts now, so the peer's
    * webrtcbin gets caps (and makes its offer) within a frame or two. */
-  priv->ladder->reconcile();
+  if (!level_running)
+    priv->ladder->reconcile();
   GST_INFO_OBJECT(self, "attendee %s joined (%u attending)", id.c_str(), count);
   g_object_notify_by_pspec(G_OBJECT(self), attendee_count_pspec);
   post_attendee_message(self, "tourcast-attendee-joined", id, count, nullptr);
+}
+
+/* ---------- taking joins ---------- */
+
+/* A peer past negotiation (or out of it) no longer holds a joining slot. */
+static bool done_joining(const gchar *state) {
+  return g_strcmp0(state, "connected") == 0 || g_strcmp0(state, "reconnecting") == 0 ||
+         g_strcmp0(state, "failed") == 0 || g_strcmp0(state, "closed") == 0;
+}
+
+static bool may_take_join_locked(TourGuideSinkPrivate *priv) {
+  return !priv->pending_joins.empty() &&
+         (priv->max_joining == 0 || priv->joining_count < priv->max_joining);
+}
+
+static void apply_peer_status(TourGuideSink *self, const gchar *peer_id,
+                              const GstStructure *status);
+
+/* One join per worker turn, while a joining slot is free. */
+static gboolean take_join(gpointer data) {
+  auto *self = TOUR_GUIDE_SINK(data);
+  TourGuideSinkPrivate *priv = self->priv;
+  PendingJoin join;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    if (!may_take_join_locked(priv)) {
+      g_clear_pointer(&priv->join_source, g_source_unref);
+      return G_SOURCE_REMOVE;
+    }
+    join = std::move(priv->pending_joins.front());
+    priv->pending_joins.pop_front();
+  }
+  add_peer(self, join.id, join.join_id, join.offer ? join.offer->c_str() : nullptr);
+  if (join.status)
+    apply_peer_status(self, join.id.c_str(), join.status.get());
+  return G_SOURCE_CONTINUE;
+}
+
+static void schedule_joins(TourGuideSink *self) {
+  TourGuideSinkPrivate *priv = self->priv;
+  std::lock_guard<std::mutex> guard(priv->lock);
+  if (priv->worker == nullptr || priv->join_source != nullptr || !may_take_join_locked(priv))
+    return;
+  priv->join_source = g_idle_source_new();
+  g_source_set_priority(priv->join_source, G_PRIORITY_DEFAULT);
+  g_source_set_callback(priv->join_source, take_join, gst_object_ref(self), gst_object_unref);
+  g_source_attach(priv->join_source, priv->worker);
+}
+
+/* An attendee that joins again while still waiting keeps its place with
+ * its newest join. */
+static void queue_join(TourGuideSink *self, PendingJoin join) {
+  TourGuideSinkPrivate *priv = self->priv;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    auto it = std::find_if(priv->pending_joins.begin(), priv->pending_joins.end(),
+                           [&join](const PendingJoin &p) { return p.id == join.id; });
+    if (it != priv->pending_joins.end()) {
+      if (!join.status)
+        join.status = std::move(it->status);
+      *it = std::move(join);
+    } else
+      priv->pending_joins.push_back(std::move(join));
+  }
+  schedule_joins(self);
+}
+
+static void drop_pending_join(TourGuideSink *self, const std::string &id) {
+  TourGuideSinkPrivate *priv = self->priv;
+  std::lock_guard<std::mutex> guard(priv->lock);
+  auto it = std::find_if(priv->pending_joins.begin(), priv->pending_joins.end(),
+                         [&id](const PendingJoin &p) { return p.id == id; });
+  if (it != priv->pending_joins.end())
+    priv->pending_joins.erase(it);
 }
 
 /* ---------- what attendees report ---------- */
@@ -479,11 +589,8 @@ static void on_quality_report(TourGuideSink *self, const GstStructure *report) {
 
 /* The attendee's profile sets where it starts and how high it may go; its
  * battery saving caps it at the profile's battery level. */
-static void on_peer_status(TourSignaller *, const gchar *peer_id, const GstStructure *status,
-                           gpointer data) {
-  auto *self = static_cast<TourGuideSink *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
-  if (self == nullptr)
-    return;
+static void apply_peer_status(TourGuideSink *self, const gchar *peer_id,
+                              const GstStructure *status) {
   TourGuideSinkPrivate *priv = self->priv;
   const gchar *profile_text = gst_structure_get_string(status, "profile");
   const gchar *requested = gst_structure_get_string(status, "requested-level");
@@ -511,7 +618,10 @@ static void on_peer_status(TourSignaller *, const gchar *peer_id, const GstStruc
     std::lock_guard<std::mutex> guard(priv->lock);
     auto it = priv->peers.find(peer_id);
     if (it == priv->peers.end()) {
-      gst_object_unref(self);
+      auto pending = std::find_if(priv->pending_joins.begin(), priv->pending_joins.end(),
+                                  [peer_id](const PendingJoin &p) { return p.id == peer_id; });
+      if (pending != priv->pending_joins.end())
+        pending->status.reset(gst_structure_copy(status), gst_structure_free);
       return;
     }
     Peer &peer = *it->second;
@@ -561,6 +671,14 @@ static void on_peer_status(TourSignaller *, const gchar *peer_id, const GstStruc
     follow_decision(self, output, decision);
     gst_object_unref(output);
   }
+}
+
+static void on_peer_status(TourSignaller *, const gchar *peer_id, const GstStructure *status,
+                           gpointer data) {
+  auto *self = static_cast<TourGuideSink *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
+  if (self == nullptr)
+    return;
+  apply_peer_status(self, peer_id, status);
   gst_object_unref(self);
 }
 
@@ -726,7 +844,7 @@ static void on_peer_joined(TourSignaller *, const gchar *peer_id, const gchar *j
   auto *self = static_cast<TourGuideSink *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
   if (self == nullptr)
     return;
-  add_peer(self, peer_id, join_id ? join_id : "");
+  queue_join(self, PendingJoin{peer_id, join_id ? join_id : "", std::nullopt, nullptr});
   gst_object_unref(self);
 }
 
@@ -735,7 +853,7 @@ static void on_peer_offered(TourSignaller *, const gchar *peer_id, const gchar *
   auto *self = static_cast<TourGuideSink *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
   if (self == nullptr)
     return;
-  add_peer(self, peer_id, session_id, sdp);
+  queue_join(self, PendingJoin{peer_id, session_id, std::string(sdp ? sdp : ""), nullptr});
   gst_object_unref(self);
 }
 
@@ -743,6 +861,7 @@ static void on_peer_left(TourSignaller *, const gchar *peer_id, gpointer data) {
   auto *self = static_cast<TourGuideSink *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
   if (self == nullptr)
     return;
+  drop_pending_join(self, peer_id);
   remove_peer(self, peer_id, "left");
   gst_object_unref(self);
 }
@@ -787,7 +906,7 @@ static bool start(TourGuideSink *self) {
 static void stop(TourGuideSink *self) {
   TourGuideSinkPrivate *priv = self->priv;
   std::map<std::string, std::unique_ptr<Peer>> peers;
-  GSource *report_source;
+  GSource *report_source, *join_source;
   priv->signaller.stop();
   {
     std::lock_guard<std::mutex> guard(priv->lock);
@@ -795,10 +914,16 @@ static void stop(TourGuideSink *self) {
     priv->by_output.clear();
     report_source = priv->report_source;
     priv->report_source = nullptr;
+    join_source = priv->join_source;
+    priv->join_source = nullptr;
+    priv->pending_joins.clear();
+    priv->joining_count = 0;
   }
-  if (report_source) {
-    g_source_destroy(report_source);
-    g_source_unref(report_source);
+  for (GSource *source : {report_source, join_source}) {
+    if (source) {
+      g_source_destroy(source);
+      g_source_unref(source);
+    }
   }
   GMainContext *worker;
   {
@@ -839,6 +964,7 @@ static void tour_guide_sink_handle_message(GstBin *bin, GstMessage *message) {
     std::string id = gst_structure_get_string(s, "peer-id");
     const gchar *state = gst_structure_get_string(s, "new-state");
     bool failed = g_strcmp0(state, "failed") == 0;
+    bool slot_freed = false;
     GMainContext *worker;
     {
       std::lock_guard<std::mutex> guard(priv->lock);
@@ -846,12 +972,19 @@ static void tour_guide_sink_handle_message(GstBin *bin, GstMessage *message) {
       auto it = priv->peers.find(id);
       if (it != priv->peers.end() && state) {
         it->second->state = state;
+        if (it->second->joining && done_joining(state)) {
+          it->second->joining = false;
+          priv->joining_count--;
+          slot_freed = true;
+        }
         if (g_strcmp0(state, "connected") == 0 && it->second->connected_since_ms < 0)
           it->second->connected_since_ms = tour_now_ms();
         if (failed)
           priv->failed_connections++;
       }
     }
+    if (slot_freed)
+      schedule_joins(self);
     if (failed && worker) {
       struct Failed {
         TourGuideSink *self;
@@ -962,6 +1095,9 @@ static void tour_guide_sink_set_property(GObject *object, guint prop_id, const G
       case PROP_REPORT_INTERVAL:
         priv->report_interval_ms = g_value_get_uint(value);
         break;
+      case PROP_MAX_JOINING:
+        priv->max_joining = g_value_get_uint(value);
+        break;
       default:
         if (!set_trigger_property(&priv->triggers, PROP_TRIGGERS_FIRST, prop_id, value))
           G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -971,6 +1107,8 @@ static void tour_guide_sink_set_property(GObject *object, guint prop_id, const G
    * attendee's join while nothing plays yet). */
   if (prop_id == PROP_FEC || prop_id == PROP_DTX)
     schedule_reconcile(self);
+  if (prop_id == PROP_MAX_JOINING)
+    schedule_joins(self);
 }
 
 static void tour_guide_sink_get_property(GObject *object, guint prop_id, GValue *value,
@@ -1012,6 +1150,9 @@ static void tour_guide_sink_get_property(GObject *object, guint prop_id, GValue 
       break;
     case PROP_REPORT_INTERVAL:
       g_value_set_uint(value, priv->report_interval_ms);
+      break;
+    case PROP_MAX_JOINING:
+      g_value_set_uint(value, priv->max_joining);
       break;
     default:
       if (!get_trigger_property(priv->triggers, PROP_TRIGGERS_FIRST, prop_id, value))
@@ -1102,6 +1243,13 @@ static void tour_guide_sink_class_init(TourGuideSinkClass *klass) {
           "signaller (to Redis); 0 publishes none",
           0, 600000, DEFAULT_REPORT_INTERVAL_MS,
           (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
+  g_object_class_install_property(
+      gobject_class, PROP_MAX_JOINING,
+      g_param_spec_uint("max-joining", "Max joining",
+                        "Peers negotiating at once (made, not yet connected); further joins "
+                        "wait their turn and their attendees are told they are queued "
+                        "(0 = no limit)",
+                        0, G_MAXUINT, DEFAULT_MAX_JOINING, playing));
 
   /**
    * TourGuideSink::set-attendee-level:

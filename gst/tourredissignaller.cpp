@@ -64,6 +64,13 @@ using namespace tourcast;
 /* Offers and answers outlive a missed heartbeat or two: an attendee's
  * heartbeat keeps its own alive, and they go a minute after it did. */
 #define OFFER_TTL_MS 60000
+/* How long the guide keeps telling a waiting attendee its join is queued. */
+#define QUEUED_MAX_MS 120000
+/* Status changes reach the coordination key at most this often: each update
+ * rewrites the whole document (every attendee's entry) inside Redis, and a
+ * guide makes several per peer, so during a join storm they kept Redis, and
+ * every message waiting behind them, busy for seconds. */
+#define COORDINATION_COALESCE_MS 250
 
 enum {
   PROP_0,
@@ -109,6 +116,10 @@ struct IncomingSession {
 struct PeerView {
   std::string state = "initializing";
   bool gathered = false;
+  /* Guide: when the attendee's join arrived (monotonic ms) and whether its
+   * offer went out; until then the guide tells it its join is queued. */
+  int64_t joined_ms = 0;
+  bool offered = false;
 };
 
 }  // namespace
@@ -130,6 +141,10 @@ struct TourRedisSignallerPrivate {
   GSource *heartbeat_source = nullptr;
   GSource *gap_source = nullptr;
   GSource *reconnect_source = nullptr;
+  /* Status for the coordination key not yet written (empty: unchanged). */
+  GSource *coordination_source = nullptr;
+  std::string pending_connected, pending_gathered, pending_phase;
+  bool ice_exchange_written = false;
   std::string join_id;
   PeerView self_view;
   std::map<std::string, uint64_t> outgoing_sequence;                /* by session */
@@ -265,8 +280,11 @@ void update_coordination(TourRedisSignaller *self, const char *op, const std::st
                          const std::string &gathered, const std::string &phase,
                          RedisConnection::ReplyHandler done = nullptr) {
   const Settings &s = self->priv->active;
-  /* participant_key(t, l, "") is the prefix of every participant's key. */
-  std::string prune = is_guide(self) ? participant_key(s.tour, s.language, "") : "";
+  /* participant_key(t, l, "") is the prefix of every participant's key. The
+   * guide drops the expired attendees on its join and heartbeats only: it
+   * costs one EXISTS per attendee. */
+  bool prune_now = is_guide(self) && (g_str_equal(op, "join") || g_str_equal(op, "heartbeat"));
+  std::string prune = prune_now ? participant_key(s.tour, s.language, "") : "";
   send_command(self,
                {"EVAL", kUpdateCoordinationScript, "1", coordination_key(s.tour, s.language),
                 role_name(s.role), s.participant_id, std::to_string(tour_epoch_ms()), op, connected,
@@ -280,6 +298,46 @@ void update_coordination(TourRedisSignaller *self, const char *op, const std::st
                  if (done)
                    done(reply, error);
                });
+}
+
+gboolean on_coordination_due(gpointer data) {
+  auto *self = TOUR_REDIS_SIGNALLER(data);
+  TourRedisSignallerPrivate *priv = self->priv;
+  clear_source(&priv->coordination_source);
+  update_coordination(self, "status", priv->pending_connected, priv->pending_gathered,
+                      priv->pending_phase);
+  priv->pending_connected.clear();
+  priv->pending_gathered.clear();
+  priv->pending_phase.clear();
+  return G_SOURCE_REMOVE;
+}
+
+/* A status change for the coordination key, written with the others of the
+ * next COORDINATION_COALESCE_MS: the newest connected/gathered flags and
+ * phase win. A phase that would replace a different pending one goes out
+ * first, and so does the first ice_exchange (it sets iceExchangeStarted). */
+void update_coordination_soon(TourRedisSignaller *self, const std::string &connected,
+                              const std::string &gathered, const std::string &phase) {
+  TourRedisSignallerPrivate *priv = self->priv;
+  bool replaces_phase = !phase.empty() && !priv->pending_phase.empty() &&
+                        phase != priv->pending_phase;
+  if (replaces_phase && priv->coordination_source)
+    on_coordination_due(self);
+  if (!connected.empty())
+    priv->pending_connected = connected;
+  if (!gathered.empty())
+    priv->pending_gathered = gathered;
+  if (!phase.empty())
+    priv->pending_phase = phase;
+  if (phase == "ice_exchange" && !priv->ice_exchange_written) {
+    priv->ice_exchange_written = true;
+    clear_source(&priv->coordination_source);
+    on_coordination_due(self);
+    return;
+  }
+  if (priv->coordination_source == nullptr)
+    priv->coordination_source =
+        add_timeout(priv->context, COORDINATION_COALESCE_MS, on_coordination_due, self);
 }
 
 void write_participant(TourRedisSignaller *self) {
@@ -319,6 +377,37 @@ void publish_to_guide(TourRedisSignaller *self, SignalType type) {
   message.battery_saving = priv->active.battery_saving;
   message.quality_level = priv->active.requested_level;
   publish(self, peer_channel(self, GUIDE_CHANNEL_RECIPIENT), message);
+}
+
+/* Guide: tells an attendee its join is taken and its offer will come, so
+ * that during a join storm it keeps waiting instead of timing out (its
+ * tourwebrtcbin counts the initializing timeout again from each one). */
+void publish_queued(TourRedisSignaller *self, const std::string &attendee,
+                    const std::string &join_id) {
+  SignalMessage message;
+  message.type = SignalType::kQueued;
+  message.to = attendee;
+  message.session = join_id;
+  /* The next word comes on a heartbeat; three missed ones mean the guide is
+   * gone, as for participant records. */
+  message.wait_ms = ttl_ms(self);
+  publish(self, peer_channel(self, attendee), message);
+}
+
+/* Guide, on each heartbeat: the attendees still waiting for their offer
+ * hear again that they are queued, for at most QUEUED_MAX_MS after their
+ * join (a join the guide refused, e.g. over max-attendees, must still time
+ * out at the attendee). */
+void refresh_queued(TourRedisSignaller *self) {
+  TourRedisSignallerPrivate *priv = self->priv;
+  int64_t now = tour_now_ms();
+  for (const auto &entry : priv->join_ids) {
+    auto peer = priv->peers.find(entry.first);
+    if (peer == priv->peers.end() || peer->second.offered ||
+        now - peer->second.joined_ms > QUEUED_MAX_MS)
+      continue;
+    publish_queued(self, entry.first, entry.second);
+  }
 }
 
 void announce(TourRedisSignaller *self) {
@@ -366,9 +455,14 @@ gboolean on_heartbeat(gpointer data) {
   auto *self = TOUR_REDIS_SIGNALLER(data);
   if (self->priv->commands && self->priv->commands->is_open()) {
     write_participant(self);
-    update_coordination(self, "heartbeat", "", "", "");
+    /* An attendee's liveness is its participant record; rewriting the
+     * coordination document (every attendee's entry) on each attendee's
+     * heartbeat made Redis's work grow with the square of the attendees. */
+    if (is_guide(self))
+      update_coordination(self, "heartbeat", "", "", "");
     if (is_guide(self)) {
       check_expired_attendees(self);
+      refresh_queued(self);
     } else {
       const Settings &s = self->priv->active;
       for (const std::string &key : {offer_key(s.tour, s.language, s.participant_id),
@@ -552,8 +646,15 @@ void on_message(TourRedisSignaller *self, const std::string &channel, const std:
         auto known = priv->join_ids.find(message.from);
         if (known != priv->join_ids.end() && known->second != message.session)
           priv->recoveries[static_cast<int>(RecoveryLevel::kFullReconnect)]++;
+        bool again = known != priv->join_ids.end() && known->second == message.session;
         priv->join_ids[message.from] = message.session;
-        priv->peers.emplace(message.from, PeerView());
+        PeerView &view = priv->peers[message.from];
+        if (!again) {
+          view.joined_ms = tour_now_ms();
+          view.offered = false;
+        }
+        if (!view.offered)
+          publish_queued(self, message.from, message.session);
         tour_signaller_emit_peer_joined(TOUR_SIGNALLER(self), message.from.c_str(),
                                         message.session.c_str());
         emit_peer_status(self, message);
@@ -597,6 +698,16 @@ void on_message(TourRedisSignaller *self, const std::string &channel, const std:
                                                message.session.c_str(), message.level.c_str());
       break;
     case SignalType::kEndOfCandidates:
+      break;
+    case SignalType::kQueued:
+      if (!guide && message.session == priv->join_id) {
+        GstStructure *details =
+            gst_structure_new("queued", "peer-id", G_TYPE_STRING, message.from.c_str(),
+                              "session-id", G_TYPE_STRING, message.session.c_str(), "wait-ms",
+                              G_TYPE_UINT, (guint)message.wait_ms, nullptr);
+        tour_signaller_emit_info(TOUR_SIGNALLER(self), "queued", details);
+        gst_structure_free(details);
+      }
       break;
     case SignalType::kPeerOffer:
       if (guide) {
@@ -756,6 +867,7 @@ gboolean stop_send_goodbye(gpointer data) {
   clear_source(&priv->heartbeat_source);
   clear_source(&priv->gap_source);
   clear_source(&priv->reconnect_source);
+  clear_source(&priv->coordination_source);
   auto finish = [call](const redisReply *, const std::string &) {
     std::lock_guard<std::mutex> guard(call->lock);
     call->goodbye_written = true;
@@ -789,6 +901,11 @@ gboolean stop_close(gpointer data) {
   clear_source(&priv->heartbeat_source);
   clear_source(&priv->gap_source);
   clear_source(&priv->reconnect_source);
+  clear_source(&priv->coordination_source);
+  priv->pending_connected.clear();
+  priv->pending_gathered.clear();
+  priv->pending_phase.clear();
+  priv->ice_exchange_written = false;
   priv->commands.reset();
   priv->subscriber.reset();
   priv->incoming.clear();
@@ -845,6 +962,9 @@ static void tour_redis_signaller_send_sdp(TourSignaller *signaller, const gchar 
     record.session = session;
     record.timestamp = tour_epoch_ms();
     if (offer) {
+      auto view = self->priv->peers.find(peer);
+      if (view != self->priv->peers.end())
+        view->second.offered = true;
       send_command(self,
                    {"EVAL", kReplaceOfferScript, "1", offer_key(s.tour, s.language, peer),
                     encode_offer(record), std::to_string(OFFER_TTL_MS)},
@@ -858,13 +978,13 @@ static void tour_redis_signaller_send_sdp(TourSignaller *signaller, const gchar 
                      tour_signaller_emit_info(TOUR_SIGNALLER(self), "offer-stored", details);
                      gst_structure_free(details);
                    });
-      update_coordination(self, "status", "", "", "offer_sent");
+      update_coordination_soon(self, "", "", "offer_sent");
     } else {
       /* The guide answers browsers (peer-offer): the answer is theirs. */
       const std::string &answerer = is_guide(self) ? peer : s.participant_id;
-      send_command(self, {"SET", answer_key(s.tour, s.language, answerer), encode_offer(record),
-                          "PX", std::to_string(OFFER_TTL_MS)});
-      update_coordination(self, "status", "", "", "answer_sent");
+      send_command(self, {"SET", answer_key(s.tour, s.language, answerer),
+                          encode_offer(record), "PX", std::to_string(OFFER_TTL_MS)});
+      update_coordination_soon(self, "", "", "answer_sent");
     }
     publish(self, peer_channel(self, peer), message);
   });
@@ -903,7 +1023,7 @@ static void tour_redis_signaller_add_ice(TourSignaller *signaller, const gchar *
                   encode_candidate(record), peer_channel(self, peer), encode_signal(message),
                   std::to_string(CANDIDATE_QUEUE_MAX), std::to_string(CANDIDATE_QUEUE_TTL_MS)});
     if (priv->sessions_with_candidates.insert(session).second)
-      update_coordination(self, "status", "", "", "ice_exchange");
+      update_coordination_soon(self, "", "", "ice_exchange");
   });
 }
 
@@ -943,7 +1063,7 @@ static void tour_redis_signaller_report_status(TourSignaller *signaller, const g
       }
     }
     std::string phase = newly_connected ? "connected" : newly_failed ? "failed" : "";
-    update_coordination(self, "status", any_connected ? "1" : "0", gathered ? "1" : "0", phase);
+    update_coordination_soon(self, any_connected ? "1" : "0", gathered ? "1" : "0", phase);
   });
 }
 

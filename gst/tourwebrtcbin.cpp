@@ -1106,6 +1106,36 @@ static void on_recovery_requested(TourSignaller *, const gchar *peer_id, const g
   gst_object_unref(self);
 }
 
+/* Attendee: the guide took our join and will offer when its turn comes (a
+ * join storm): keep waiting for the offer rather than failing; each
+ * `queued` counts the initializing timeout again, at least as long as the
+ * guide says its next word may take. */
+static void on_signaller_info(TourSignaller *, const gchar *what, const GstStructure *details,
+                              gpointer data) {
+  if (g_strcmp0(what, "queued") != 0)
+    return;
+  guint at_least_ms = 0;
+  if (details)
+    gst_structure_get_uint(details, "wait-ms", &at_least_ms);
+  auto *self = static_cast<TourWebRTCBin *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
+  if (self == nullptr)
+    return;
+  TourWebRTCBinPrivate *priv = self->priv;
+  gint64 wait_ms = -1;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    if (priv->running && priv->role == TOUR_ROLE_ATTENDEE &&
+        priv->machine.extend_timeout(ConnectionState::kInitializing, tour_now_ms(), at_least_ms)) {
+      wait_ms = priv->machine.deadline_ms() - tour_now_ms();
+      schedule_timer_locked(self);
+    }
+  }
+  if (wait_ms >= 0)
+    GST_INFO_OBJECT(self, "the guide queued our join: waiting %" G_GINT64_FORMAT " ms more",
+                    wait_ms);
+  gst_object_unref(self);
+}
+
 static void disconnect_signaller_locked(TourWebRTCBin *self) {
   TourWebRTCBinPrivate *priv = self->priv;
   for (gulong id : priv->signaller_handlers)
@@ -1121,6 +1151,8 @@ static void connect_signaller_locked(TourWebRTCBin *self) {
       connect_weak(priv->signaller, "handle-ice", G_CALLBACK(on_handle_ice), self));
   priv->signaller_handlers.push_back(
       connect_weak(priv->signaller, "recovery-requested", G_CALLBACK(on_recovery_requested), self));
+  priv->signaller_handlers.push_back(
+      connect_weak(priv->signaller, "info", G_CALLBACK(on_signaller_info), self));
 }
 
 static void set_signaller(TourWebRTCBin *self, TourSignaller *signaller, bool shared) {

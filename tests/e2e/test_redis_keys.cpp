@@ -223,6 +223,64 @@ TEST(RedisKeys, LeavingAttendeeFreesItsPeerInTheGuide) {
   EXPECT_TRUE(guide.find_element_message("tourcast-attendee-left").has_value());
 }
 
+/* A guide taking one join at a time (max-joining=1) keeps an attendee waiting
+ * for longer than that attendee's initializing-timeout: the guide's `queued`
+ * messages keep it waiting instead of failing, and it hears once its turn
+ * comes. Without them it fails after 2 s in initializing. */
+TEST(RedisKeys, QueuedAttendeeWaitsForItsTurnPastItsTimeout) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.error();
+  RedisClient client(redis.port());
+  Pipeline guide(guide_description("guide", "harbor", "en", 440, redis.url(), "max-joining=1"));
+  ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
+  /* A join nobody will answer holds the guide's only joining slot (its
+   * participant record keeps the guide from expiring it). */
+  ParticipantRecord ghost;
+  ghost.id = "ghost";
+  ghost.tour = "harbor";
+  ghost.language = "en";
+  ghost.state = "initializing";
+  client.set(participant_key("harbor", "en", "ghost"), encode_participant(ghost));
+  SignalMessage join;
+  join.type = SignalType::kJoin;
+  join.from = "ghost";
+  join.to = "guide";
+  join.session = "ghost-join";
+  join.timestamp = g_get_real_time() / 1000;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return client.publish(signal_channel("harbor", "en", "guide"), encode_signal(join)) > 0 &&
+               attendee_count(guide) == 1;
+      },
+      kConnectMs));
+
+  Listener late = listen("late", "harbor", "en", redis.url(),
+                         "participant-id=late peer::webrtc::initializing-timeout=2000");
+  ASSERT_TRUE(late.pipeline->ok());
+  auto failed = [&] {
+    return late.pipeline
+        ->find_element_message("tourcast-state",
+                               [](const GstStructure *s) {
+                                 return g_strcmp0(gst_structure_get_string(s, "new-state"),
+                                                  "failed") == 0;
+                               })
+        .has_value();
+  };
+  /* Twice its initializing-timeout in the queue: still waiting, no offer. */
+  EXPECT_FALSE(wait_until(failed, 4000))
+      << late.pipeline->find_element_message("tourcast-state").value_or("(no state)");
+  EXPECT_FALSE(late.pipeline->find_element_message("tourcast-first-audio").has_value());
+  EXPECT_EQ(attendee_count(guide), 1u);
+
+  SignalMessage leave = join;
+  leave.type = SignalType::kLeave;
+  client.publish(signal_channel("harbor", "en", "guide"), encode_signal(leave));
+  ASSERT_TRUE(late.pipeline->wait_element_message("tourcast-first-audio", kConnectMs));
+  ASSERT_TRUE(wait_until([&] { return late.meter->tone_share(440, 500) > 0.8; }, kConnectMs));
+  EXPECT_FALSE(failed());
+  EXPECT_TRUE(late.pipeline->errors().empty()) << late.pipeline->errors().front();
+}
+
 TEST(RedisKeys, PasswordAndDatabaseFromTheUrl) {
   RedisServer redis({"--requirepass", "s3cret"});
   ASSERT_TRUE(redis.running()) << redis.error();

@@ -117,6 +117,7 @@ TEST(EnumNames, PhasesRolesSignalTypes) {
       {SignalType::kStatus, "status"},
       {SignalType::kRecover, "recover"},
       {SignalType::kPeerOffer, "peer-offer"},
+      {SignalType::kQueued, "queued"},
   };
   for (const auto &[type, name] : types) {
     EXPECT_STREQ(to_string(type), name);
@@ -461,7 +462,7 @@ TEST(Signal, RoundTripEveryType) {
   for (SignalType type :
        {SignalType::kJoin, SignalType::kLeave, SignalType::kOffer, SignalType::kAnswer,
         SignalType::kCandidate, SignalType::kGuideReady, SignalType::kEndOfCandidates,
-        SignalType::kStatus, SignalType::kRecover, SignalType::kPeerOffer}) {
+        SignalType::kStatus, SignalType::kRecover, SignalType::kPeerOffer, SignalType::kQueued}) {
     SignalMessage message = signal(type);
     if (type == SignalType::kJoin || type == SignalType::kStatus ||
         type == SignalType::kPeerOffer) {
@@ -482,6 +483,8 @@ TEST(Signal, RoundTripEveryType) {
       message.to.clear();
     if (type == SignalType::kRecover)
       message.level = "signaling_reset";
+    if (type == SignalType::kQueued)
+      message.wait_ms = 15000;
     SignalMessage decoded;
     std::string error;
     const std::string encoded = encode_signal(message);
@@ -499,6 +502,7 @@ TEST(Signal, RoundTripEveryType) {
     EXPECT_EQ(decoded.battery_saving, message.battery_saving);
     EXPECT_EQ(decoded.quality_level, message.quality_level);
     EXPECT_EQ(decoded.level, message.level);
+    EXPECT_EQ(decoded.wait_ms, message.wait_ms);
     EXPECT_EQ(encode_signal(decoded), encoded);
   }
 }
@@ -514,7 +518,7 @@ TEST(Signal, DecodeErrors) {
           {"/type", "hello",
            p + "field 'type' has unknown value \"hello\" (expected one of join, leave, offer, "
                "answer, candidate, guide-ready, end-of-candidates, status, recover, "
-               "peer-offer)"},
+               "peer-offer, queued)"},
           {"/from", removed(), p + "field 'from' is missing"},
           {"/from", "", p + "field 'from': participant id \"\" is invalid: it is empty" + kIdRule},
           {"/to", "a b",
@@ -618,6 +622,41 @@ TEST(Signal, PeerOfferNeedsSdpAndSession) {
   EXPECT_FALSE(
       decode_signal(R"({"type":"peer-offer","from":"w","ts":1,"session":"s"})", &decoded, &error));
   EXPECT_EQ(error, "signal JSON: field 'sdp' is missing");
+}
+
+TEST(Signal, QueuedNeedsTheJoinItAcknowledges) {
+  SignalMessage decoded;
+  std::string error;
+  ASSERT_TRUE(decode_signal(R"({"type":"queued","from":"guide","to":"a1","ts":1,"session":"j1"})",
+                            &decoded, &error))
+      << error;
+  EXPECT_EQ(decoded.type, SignalType::kQueued);
+  EXPECT_EQ(decoded.to, "a1");
+  EXPECT_EQ(decoded.session, "j1");
+  EXPECT_EQ(decoded.wait_ms, 0u);
+  ASSERT_TRUE(decode_signal(
+      R"({"type":"queued","from":"guide","to":"a1","ts":1,"session":"j1","waitMs":15000})",
+      &decoded, &error))
+      << error;
+  EXPECT_EQ(decoded.wait_ms, 15000u);
+  SignalMessage queued = decoded;
+  expect_errors<SignalMessage>(
+      encode_signal(queued),
+      {
+          {"/waitMs", -1, "signal JSON: field 'waitMs' must be between 0 and 4294967295"},
+          {"/waitMs", 4294967296ull,
+           "signal JSON: field 'waitMs' must be between 0 and 4294967295"},
+          {"/waitMs", "15000", "signal JSON: field 'waitMs' must be an integer"},
+      },
+      decode_signal);
+  EXPECT_FALSE(
+      decode_signal(R"({"type":"queued","from":"guide","to":"a1","ts":1})", &decoded, &error));
+  EXPECT_EQ(error,
+            "signal JSON: field 'session' is required for queued (the join it acknowledges)");
+  EXPECT_FALSE(decode_signal(R"({"type":"queued","from":"guide","to":"a1","ts":1,"session":""})",
+                             &decoded, &error));
+  EXPECT_EQ(error,
+            "signal JSON: field 'session' is required for queued (the join it acknowledges)");
 }
 
 TEST(Signal, SizeLimit) {

@@ -286,6 +286,78 @@ TEST(ConnectionStateMachine, TimeoutRestartsInNewState) {
   EXPECT_EQ(machine.state(), S::kSignaling);
 }
 
+TEST(ConnectionStateMachine, ExtendTimeoutCountsTheStatesTimeoutAgainFromNow) {
+  ConnectionStateMachine machine(1000);
+  ASSERT_EQ(machine.deadline_ms(), 11000);
+  ASSERT_TRUE(machine.extend_timeout(S::kInitializing, 9000));
+  EXPECT_EQ(machine.deadline_ms(), 19000);
+  EXPECT_EQ(machine.entered_at_ms(), 1000);
+  EXPECT_EQ(machine.state(), S::kInitializing);
+  EXPECT_FALSE(machine.check_timeout(18999, nullptr));
+  ASSERT_TRUE(machine.extend_timeout(S::kInitializing, 18000));
+  EXPECT_FALSE(machine.check_timeout(27999, nullptr));
+  StateTransition out;
+  ASSERT_TRUE(machine.check_timeout(28000, &out));
+  EXPECT_EQ(out.reason, "timeout after 10000 ms in initializing");
+  EXPECT_EQ(machine.state(), S::kFailed);
+}
+
+TEST(ConnectionStateMachine, ExtendTimeoutOnlyInTheNamedTimedState) {
+  struct Case {
+    S current;
+    S named;
+    int64_t timeout;
+    bool extended;
+  };
+  const Case cases[] = {
+      {S::kInitializing, S::kInitializing, 10000, true},
+      {S::kSignaling, S::kInitializing, 10000, false}, /* the offer came meanwhile */
+      {S::kSignaling, S::kSignaling, 15000, true},
+      {S::kInitializing, S::kInitializing, 0, false}, /* no timeout to extend */
+      {S::kConnected, S::kConnected, 0, false},
+      {S::kClosed, S::kClosed, 10, false},
+  };
+  for (const Case &c : cases) {
+    ConnectionStateMachine machine = machine_in(c.current);
+    machine.set_timeout_ms(c.current, c.timeout);
+    const int64_t before = machine.deadline_ms();
+    EXPECT_EQ(machine.extend_timeout(c.named, 100000), c.extended)
+        << to_string(c.current) << " / " << to_string(c.named);
+    EXPECT_EQ(machine.deadline_ms(), c.extended ? 100000 + c.timeout : before);
+    EXPECT_EQ(machine.state(), c.current);
+  }
+}
+
+TEST(ConnectionStateMachine, ExtendTimeoutWaitsAtLeastWhatTheOtherSideSays) {
+  struct Case {
+    int64_t at_least;
+    int64_t deadline;
+  };
+  /* initializing's timeout is 10000 ms; the extension only ever lengthens it. */
+  const Case cases[] = {{0, 15000}, {-1, 15000}, {4000, 15000}, {10000, 15000}, {30000, 35000}};
+  for (const Case &c : cases) {
+    ConnectionStateMachine machine(0);
+    ASSERT_TRUE(machine.extend_timeout(S::kInitializing, 5000, c.at_least));
+    EXPECT_EQ(machine.deadline_ms(), c.deadline) << c.at_least;
+    EXPECT_FALSE(machine.check_timeout(c.deadline - 1, nullptr));
+    StateTransition out;
+    ASSERT_TRUE(machine.check_timeout(c.deadline, &out));
+    EXPECT_EQ(out.reason,
+              "timeout after " + std::to_string(c.deadline - 5000) + " ms in initializing");
+  }
+  ConnectionStateMachine machine(0);
+  ASSERT_TRUE(machine.extend_timeout(S::kInitializing, 5000, 30000));
+  ASSERT_TRUE(machine.extend_timeout(S::kInitializing, 6000));
+  EXPECT_EQ(machine.deadline_ms(), 16000); /* the newest word counts */
+}
+
+TEST(ConnectionStateMachine, NewStateForgetsAnExtension) {
+  ConnectionStateMachine machine(0);
+  ASSERT_TRUE(machine.extend_timeout(S::kInitializing, 50000, 60000));
+  ASSERT_TRUE(machine.transition(S::kSignaling, "offer", 51000, nullptr, nullptr));
+  EXPECT_EQ(machine.deadline_ms(), 51000 + 15000);
+}
+
 TEST(ConnectionStateMachine, ReconnectTimeoutThenFailedCanRestart) {
   ConnectionStateMachine machine = machine_in(S::kIceExchange);
   ASSERT_TRUE(machine.check_timeout(15000, nullptr));
