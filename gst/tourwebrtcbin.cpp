@@ -60,6 +60,9 @@ using namespace tourcast;
 #define DEFAULT_ROLE TOUR_ROLE_ATTENDEE
 #define DEFAULT_LATENCY_MS 200
 #define DEFAULT_ICE_TCP FALSE
+/* Longer than a one-way trip on the slowest link we serve (a geostationary
+ * satellite hop is ~300 ms): see hold_answerer_checks(). */
+#define DEFAULT_ANSWERER_CHECK_DELAY_MS 1000
 #define DEFAULT_CANDIDATE_BUFFER 64
 /* The monitor also measures whenever an RTCP report arrives (every
  * 250-750 ms at the default rtcp-interval): the interval is the fallback. */
@@ -77,6 +80,7 @@ enum {
   PROP_LATENCY,
   PROP_ICE_ADDRESSES,
   PROP_ICE_TCP,
+  PROP_ANSWERER_CHECK_DELAY,
   PROP_QUALITY_INTERVAL,
   PROP_RTCP_INTERVAL,
   PROP_RECOVERABLE,
@@ -128,6 +132,7 @@ struct TourWebRTCBinPrivate {
   guint latency_ms = DEFAULT_LATENCY_MS;
   std::string ice_addresses;
   bool ice_tcp = DEFAULT_ICE_TCP;
+  guint answerer_check_delay_ms = DEFAULT_ANSWERER_CHECK_DELAY_MS;
   guint quality_interval_ms = DEFAULT_QUALITY_INTERVAL_MS;
   std::atomic<guint> rtcp_interval_ms{DEFAULT_RTCP_INTERVAL_MS};
   bool recoverable = false;
@@ -151,6 +156,10 @@ struct TourWebRTCBinPrivate {
   guint remote_media_count = 0;
   bool negotiation_started = false;
   bool gathering_complete = false;
+  /* This side answered the current offer (it is ICE-controlled), and until
+   * when its remote candidates stay buffered (tour_now_ms() clock, 0: not held). */
+  bool answering = false;
+  int64_t candidates_held_until_ms = 0;
   /* Recovery: a renegotiation with new ICE credentials is under way (they
    * replace webrtcbin's, which 1.22 reuses), and how many completed. */
   bool ice_restart_pending = false;
@@ -570,7 +579,7 @@ static void flush_remote_candidates(TourWebRTCBin *self) {
   guint media_count;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
-    if (!priv->remote_candidates.ready())
+    if (!priv->remote_candidates.ready() || tour_now_ms() < priv->candidates_held_until_ms)
       return;
     ready = priv->remote_candidates.take_ready();
     auto due = priv->retries.take_due(tour_now_ms());
@@ -598,9 +607,40 @@ static void flush_remote_candidates(TourWebRTCBin *self) {
   }
 }
 
+static gboolean on_candidate_hold_over(gpointer data) {
+  auto *self = static_cast<TourWebRTCBin *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
+  if (self == nullptr)
+    return G_SOURCE_REMOVE;
+  flush_remote_candidates(self);
+  gst_object_unref(self);
+  return G_SOURCE_REMOVE;
+}
+
+/* The answering (ICE-controlled) side hands the peer's candidates to libnice
+ * @delay_ms after the offerer starts its checks. When both start at once on a
+ * link whose round trip is longer than the interval between the peer's
+ * requests (signaling is faster than the media path), libnice 0.1.21 livelocks:
+ * every request it receives schedules a triggered check, which replaces the
+ * pair's in-flight transaction, so each response arrives for a transaction it
+ * has forgotten ("Valid STUN response for which we don't have a request") and
+ * the pair stays in progress until jitter breaks the cycle (seconds at 600 ms
+ * RTT). Held back, the answerer first receives the offerer's request, whose
+ * response then completes the offerer's check, and answers it with a
+ * triggered check of its own: one round trip, no crossing transactions. Its
+ * own checks (needed when the offerer's cannot reach it, behind a NAT) start
+ * after the delay. */
+static void hold_answerer_checks(TourWebRTCBin *self, guint delay_ms) {
+  GST_DEBUG_OBJECT(self, "answering: the peer's candidates wait %u ms for its checks", delay_ms);
+  GSource *source = g_timeout_source_new(delay_ms);
+  g_source_set_callback(source, on_candidate_hold_over, new_weak_ref(self), free_weak_ref);
+  g_source_attach(source, self->priv->worker);
+  g_source_unref(source);
+}
+
 static void descriptions_changed(TourWebRTCBin *self, bool local, bool remote) {
   TourWebRTCBinPrivate *priv = self->priv;
   bool both, restarted = false;
+  guint hold = 0;
   std::string peer, session, old_local, old_remote;
   guint restarts = 0;
   {
@@ -613,6 +653,8 @@ static void descriptions_changed(TourWebRTCBin *self, bool local, bool remote) {
     both = priv->remote_candidates.ready();
     if (both && !was_ready) {
       priv->negotiations++;
+      hold = priv->answering ? priv->answerer_check_delay_ms : 0;
+      priv->candidates_held_until_ms = hold ? tour_now_ms() + hold : 0;
       if (priv->ice_restart_pending) {
         priv->ice_restart_pending = false;
         restarts = ++priv->ice_restarts;
@@ -642,7 +684,10 @@ static void descriptions_changed(TourWebRTCBin *self, bool local, bool remote) {
   }
   if (both) {
     move_to(self, ConnectionState::kIceExchange, "offer and answer set", true);
-    flush_remote_candidates(self);
+    if (hold)
+      hold_answerer_checks(self, hold);
+    else
+      flush_remote_candidates(self);
   }
 }
 
@@ -789,6 +834,10 @@ static void on_remote_description_set(GstPromise *promise, gpointer data) {
     return;
   }
   gst_promise_unref(promise);
+  {
+    std::lock_guard<std::mutex> guard(self->priv->lock);
+    self->priv->answering = ctx->type == GST_WEBRTC_SDP_TYPE_OFFER;
+  }
   if (ctx->type == GST_WEBRTC_SDP_TYPE_OFFER) {
     GstPromise *answer = new_promise(self, GST_WEBRTC_SDP_TYPE_ANSWER, on_description_created);
     g_signal_emit_by_name(self->priv->webrtc, "create-answer", nullptr, answer);
@@ -1194,6 +1243,7 @@ GstElement *tour_webrtc_bin_new_like(TourWebRTCBin *self) {
     to->latency_ms = priv->latency_ms;
     to->ice_addresses = priv->ice_addresses;
     to->ice_tcp = priv->ice_tcp;
+    to->answerer_check_delay_ms = priv->answerer_check_delay_ms;
     to->quality_interval_ms = priv->quality_interval_ms;
     to->rtcp_interval_ms.store(priv->rtcp_interval_ms.load());
     to->recoverable = priv->recoverable;
@@ -1580,6 +1630,9 @@ static void tour_webrtc_bin_set_property(GObject *object, guint prop_id, const G
     case PROP_ICE_TCP:
       priv->ice_tcp = g_value_get_boolean(value);
       break;
+    case PROP_ANSWERER_CHECK_DELAY:
+      priv->answerer_check_delay_ms = g_value_get_uint(value);
+      break;
     case PROP_RTCP_INTERVAL:
       priv->rtcp_interval_ms.store(g_value_get_uint(value));
       break;
@@ -1645,6 +1698,9 @@ static void tour_webrtc_bin_get_property(GObject *object, guint prop_id, GValue 
       break;
     case PROP_ICE_TCP:
       g_value_set_boolean(value, priv->ice_tcp);
+      break;
+    case PROP_ANSWERER_CHECK_DELAY:
+      g_value_set_uint(value, priv->answerer_check_delay_ms);
       break;
     case PROP_RTCP_INTERVAL:
       g_value_set_uint(value, priv->rtcp_interval_ms.load());
@@ -1766,6 +1822,14 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
       gobject_class, PROP_ICE_TCP,
       g_param_spec_boolean("ice-tcp", "ICE TCP", "Also gather TCP candidates", DEFAULT_ICE_TCP,
                            ready_flags));
+  g_object_class_install_property(
+      gobject_class, PROP_ANSWERER_CHECK_DELAY,
+      g_param_spec_uint("answerer-check-delay", "Answerer check delay",
+                        "Milliseconds the answering (ICE-controlled) side holds the peer's "
+                        "candidates back so that the offerer's connectivity checks come first "
+                        "(simultaneous checks livelock libnice on long round trips); should "
+                        "exceed the one-way delay; 0 hands them over at once",
+                        0, 60000, DEFAULT_ANSWERER_CHECK_DELAY_MS, ready_flags));
   g_object_class_install_property(
       gobject_class, PROP_QUALITY_INTERVAL,
       g_param_spec_uint("quality-interval", "Quality interval",
