@@ -189,7 +189,7 @@ struct Options {
   bool tourcast = true;
   std::string plugin_dir = STORM_PLUGIN_DIR;
   std::string naive_fanout = STORM_NAIVE_FANOUT;
-  std::string keep_logs;  // directory to copy the run logs to
+  std::string keep_logs;                      // directory to copy the run logs to
   std::vector<std::string> guide_properties;  // extra tourguidesink NAME=VALUE
 };
 
@@ -403,10 +403,18 @@ TourcastRun run_tourcast(const Options &o, int number, const std::string &self) 
       dir + "/redis.log", dir + "/redis.log");
   for (int i = 0; i < 100 && !port_open(kGuideAddress, kRedisPort); i++)
     g_usleep(50 * 1000);
-  std::vector<std::string> guide_argv = {
-      "gst-launch-1.0", "audiotestsrc", "is-live=true", "freq=440", "!",
-      "audio/x-raw,rate=48000,channels=1", "!", "tourguidesink", "tour=" + tour,
-      "language=en", "redis-url=" + url, std::string("ice-addresses=") + kGuideAddress};
+  std::vector<std::string> guide_argv = {"gst-launch-1.0",
+                                         "audiotestsrc",
+                                         "is-live=true",
+                                         "freq=440",
+                                         "!",
+                                         "audio/x-raw,rate=48000,channels=1",
+                                         "!",
+                                         "tourguidesink",
+                                         "tour=" + tour,
+                                         "language=en",
+                                         "redis-url=" + url,
+                                         std::string("ice-addresses=") + kGuideAddress};
   guide_argv.insert(guide_argv.end(), o.guide_properties.begin(), o.guide_properties.end());
   pid_t guide = bench::spawn_child(guide_argv, dir + "/guide.log", dir + "/guide.log", "", env);
   // The guide speaks before anyone joins; its idle figures are the base line.
@@ -760,22 +768,23 @@ int main(int argc, char **argv) {
     naive["first_audio_ms"].erase("values");
     naive["connected_ms"].erase("values");
   }
-  json report = {{"benchmark", "join-storm"},
-                 {"attendees", o.attendees},
-                 {"runs", o.runs},
-                 {"receiver_processes",
-                  o.receiver_processes > 0 ? o.receiver_processes
-                                           : std::max(1, (o.attendees + 49) / 50)},
-                 {"latency_ms", o.latency},
-                 {"guide_properties", o.guide_properties},
-                 {"steady_s", o.steady_s},
-                 {"network", "private namespace: veth 198.18.0.1 (guide, redis) - 198.18.0.2 "
-                             "(attendees)"},
-                 {"tourcast", tourcast},
-                 {"naive", naive},
-                 {"ratio_tourcast_over_naive", ratios},
-                 {"all_heard", all_heard},
-                 {"failures", failures}};
+  json report = {
+      {"benchmark", "join-storm"},
+      {"attendees", o.attendees},
+      {"runs", o.runs},
+      {"receiver_processes",
+       o.receiver_processes > 0 ? o.receiver_processes : std::max(1, (o.attendees + 49) / 50)},
+      {"latency_ms", o.latency},
+      {"guide_properties", o.guide_properties},
+      {"steady_s", o.steady_s},
+      {"network",
+       "private namespace: veth 198.18.0.1 (guide, redis) - 198.18.0.2 "
+       "(attendees)"},
+      {"tourcast", tourcast},
+      {"naive", naive},
+      {"ratio_tourcast_over_naive", ratios},
+      {"all_heard", all_heard},
+      {"failures", failures}};
   printf("%s\n", report.dump().c_str());
   return all_heard ? 0 : 1;
 }

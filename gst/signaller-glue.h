@@ -22,7 +22,7 @@ struct ChannelSettings {
   std::string redis_url;
   std::string participant_id;
   guint heartbeat_interval_ms = 0; /* 0: the signaller's default */
-  gint latency_ms = -1; /* -1: the element's default (see its blurb) */
+  gint latency_ms = -1;            /* -1: the element's default (see its blurb) */
   std::string ice_addresses;
   guint quality_interval_ms = 1000; /* 0: no quality monitoring */
   guint rtcp_interval_ms = 500;     /* tourwebrtcbin's rtcp-interval */

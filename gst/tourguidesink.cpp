@@ -420,11 +420,10 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
   peer->webrtc = GST_ELEMENT(g_object_new(
       TOUR_TYPE_WEBRTC_BIN, "role", TOUR_ROLE_GUIDE, "peer-id", id.c_str(), "session-id", session,
       "latency", channel.latency_ms >= 0 ? (guint)channel.latency_ms : DEFAULT_PEER_LATENCY_MS,
-      "ice-addresses",
-      channel.ice_addresses.empty() ? nullptr : channel.ice_addresses.c_str(), "quality-interval",
-      channel.quality_interval_ms, "rtcp-interval", channel.rtcp_interval_ms, "recoverable",
-      channel.auto_recovery, "max-recovery-requests", 2 * channel.max_recovery_attempts,
-      "remote-offer", offer, nullptr));
+      "ice-addresses", channel.ice_addresses.empty() ? nullptr : channel.ice_addresses.c_str(),
+      "quality-interval", channel.quality_interval_ms, "rtcp-interval", channel.rtcp_interval_ms,
+      "recoverable", channel.auto_recovery, "max-recovery-requests",
+      2 * channel.max_recovery_attempts, "remote-offer", offer, nullptr));
   g_free(session);
   TourSignaller *signaller = priv->signaller.ref();
   tour_webrtc_bin_set_shared_signaller(TOUR_WEBRTC_BIN(peer->webrtc), signaller);

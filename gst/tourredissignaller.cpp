@@ -319,8 +319,8 @@ gboolean on_coordination_due(gpointer data) {
 void update_coordination_soon(TourRedisSignaller *self, const std::string &connected,
                               const std::string &gathered, const std::string &phase) {
   TourRedisSignallerPrivate *priv = self->priv;
-  bool replaces_phase = !phase.empty() && !priv->pending_phase.empty() &&
-                        phase != priv->pending_phase;
+  bool replaces_phase =
+      !phase.empty() && !priv->pending_phase.empty() && phase != priv->pending_phase;
   if (replaces_phase && priv->coordination_source)
     on_coordination_due(self);
   if (!connected.empty())
@@ -701,10 +701,9 @@ void on_message(TourRedisSignaller *self, const std::string &channel, const std:
       break;
     case SignalType::kQueued:
       if (!guide && message.session == priv->join_id) {
-        GstStructure *details =
-            gst_structure_new("queued", "peer-id", G_TYPE_STRING, message.from.c_str(),
-                              "session-id", G_TYPE_STRING, message.session.c_str(), "wait-ms",
-                              G_TYPE_UINT, (guint)message.wait_ms, nullptr);
+        GstStructure *details = gst_structure_new(
+            "queued", "peer-id", G_TYPE_STRING, message.from.c_str(), "session-id", G_TYPE_STRING,
+            message.session.c_str(), "wait-ms", G_TYPE_UINT, (guint)message.wait_ms, nullptr);
         tour_signaller_emit_info(TOUR_SIGNALLER(self), "queued", details);
         gst_structure_free(details);
       }
@@ -982,8 +981,8 @@ static void tour_redis_signaller_send_sdp(TourSignaller *signaller, const gchar 
     } else {
       /* The guide answers browsers (peer-offer): the answer is theirs. */
       const std::string &answerer = is_guide(self) ? peer : s.participant_id;
-      send_command(self, {"SET", answer_key(s.tour, s.language, answerer),
-                          encode_offer(record), "PX", std::to_string(OFFER_TTL_MS)});
+      send_command(self, {"SET", answer_key(s.tour, s.language, answerer), encode_offer(record),
+                          "PX", std::to_string(OFFER_TTL_MS)});
       update_coordination_soon(self, "", "", "answer_sent");
     }
     publish(self, peer_channel(self, peer), message);

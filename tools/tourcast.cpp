@@ -34,7 +34,6 @@ const char kOverview[] =
     "\n"
     "Run 'tourcast COMMAND --help' for the options of a command; they are also listed below.\n";
 
-
 struct DemoArgs {
   gint attendees = 3;
   gint duration = 0;
@@ -69,7 +68,8 @@ GOptionContext *demo_context(DemoArgs *args) {
       {"language", 'l', 0, G_OPTION_ARG_STRING, nullptr, "Language channel (default en)", "L"},
       {"frequency", 'f', 0, G_OPTION_ARG_DOUBLE, nullptr,
        "Frequency of the guide's test tone, 20-20000 (default 440)", "HZ"},
-      {"latency", 0, 0, G_OPTION_ARG_INT, nullptr, "Attendees' jitterbuffer latency, 0-10000 (default: from the attendee's profile, 60 for a "
+      {"latency", 0, 0, G_OPTION_ARG_INT, nullptr,
+       "Attendees' jitterbuffer latency, 0-10000 (default: from the attendee's profile, 60 for a "
        "desktop)",
        "MS"},
       {"ice-address", 0, 0, G_OPTION_ARG_STRING, nullptr,
