@@ -433,6 +433,19 @@ double ToneMeter::quietest_chunk_dbfs(int window_ms, int chunk_ms) const {
   return quietest;
 }
 
+std::string ToneMeter::chunk_profile(int window_ms, int chunk_ms) const {
+  std::vector<float> x = last(window_ms);
+  size_t chunk = static_cast<size_t>(chunk_ms) * 48;
+  std::string out;
+  for (size_t start = 0; chunk > 0 && start + chunk <= x.size(); start += chunk) {
+    double energy = 0;
+    for (size_t i = start; i < start + chunk; i++)
+      energy += (double)x[i] * x[i];
+    out += std::to_string(std::lround(10 * std::log10(energy / chunk + 1e-20))) + " ";
+  }
+  return out;
+}
+
 double ToneMeter::tone_share(double frequency, int window_ms) const {
   std::vector<float> x = last(window_ms);
   if (x.empty())

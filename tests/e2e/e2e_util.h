@@ -134,6 +134,9 @@ class ToneMeter {
   /* RMS in dBFS of the quietest @chunk_ms slice of the last @window_ms: a
    * dropout shows here even when the window's mean hides it. */
   double quietest_chunk_dbfs(int window_ms, int chunk_ms) const;
+  /* Every @chunk_ms slice of the last @window_ms as whole dBFS, oldest
+   * first: what a failed dropout check prints. */
+  std::string chunk_profile(int window_ms, int chunk_ms) const;
 
  private:
   /* Owned by the signal handler too: a sample being delivered on a streaming
