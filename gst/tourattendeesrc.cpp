@@ -16,6 +16,10 @@
  * its peer's `tourcast-state` and `tourcast-recovery` messages. A failed
  * connection (or a recovery that gave up) is an element error.
  *
+ * The process's DTLS certificate is made on a background thread as soon as
+ * the element is put in a bin, so a pipeline built before the listener joins
+ * does not make the guide's offer wait for it.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 tourattendeesrc tour=demo language=en \
@@ -219,6 +223,18 @@ static GstStateChangeReturn tour_attendee_src_change_state(GstElement *element,
   return ret;
 }
 
+/* Making the process's DTLS certificate (RSA-2048: 50-900 ms, random) is
+ * what an attendee's first answer otherwise waits for. An app builds its
+ * pipeline before the listener asks to join, so start it then: when the
+ * element is put in a bin (gst-inspect, which never does, pays nothing).
+ * GstObject 1.22 does not notify a new parent; a bin gives its children its
+ * bus when it adds them. */
+static void tour_attendee_src_set_bus(GstElement *element, GstBus *bus) {
+  GST_ELEMENT_CLASS(parent_class)->set_bus(element, bus);
+  if (bus != nullptr)
+    tour_dtls_warm_up();
+}
+
 static void tour_attendee_src_init(TourAttendeeSrc *self) {
   self->priv = new TourAttendeeSrcPrivate();
   TourAttendeeSrcPrivate *priv = self->priv;
@@ -242,6 +258,8 @@ static void tour_attendee_src_init(TourAttendeeSrc *self) {
 
 static void tour_attendee_src_finalize(GObject *object) {
   auto *self = TOUR_ATTENDEE_SRC(object);
+  /* Put in a bin but never started: the certificate thread may still run. */
+  tour_dtls_warm_up_finish();
   delete self->priv;
   G_OBJECT_CLASS(parent_class)->finalize(object);
 }
@@ -328,6 +346,7 @@ static void tour_attendee_src_class_init(TourAttendeeSrcClass *klass) {
   gobject_class->set_property = tour_attendee_src_set_property;
   gobject_class->get_property = tour_attendee_src_get_property;
   element_class->change_state = tour_attendee_src_change_state;
+  element_class->set_bus = tour_attendee_src_set_bus;
   bin_class->handle_message = tour_attendee_src_handle_message;
 
   install_channel_properties(gobject_class,
