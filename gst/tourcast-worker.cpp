@@ -141,9 +141,16 @@ void tour_dtls_warm_up(void) {
   warm_up_thread = g_thread_new(
       "tourcast-dtls",
       [](gpointer) -> gpointer {
-        GstElement *dtls = gst_element_factory_make("dtlsdec", nullptr);
-        if (dtls)
-          gst_object_unref(gst_object_ref_sink(dtls));
+        /* dtlssrtpdec holds a dtlsdec, whose first instance makes the
+         * certificate; the others load the plugins and libraries (libsrtp2,
+         * libnice) a peer's first transport needs: 60-120 ms cold, seconds on
+         * a loaded machine, otherwise spent inside set-remote-description. */
+        for (const char *factory :
+             {"dtlssrtpdec", "dtlssrtpenc", "nicesrc", "nicesink", "rtpbin"}) {
+          GstElement *element = gst_element_factory_make(factory, nullptr);
+          if (element)
+            gst_object_unref(gst_object_ref_sink(element));
+        }
         return nullptr;
       },
       nullptr);

@@ -35,8 +35,9 @@ G_END_DECLS
 G_BEGIN_DECLS
 /* dtlsdec makes one self-signed certificate per process, on its first
  * instance, and that takes a few hundred milliseconds: paid by whoever makes
- * the first offer or answer. Making it in the background as soon as a guide
- * or attendee element exists takes it off the first connection's path. */
+ * the first offer or answer. Making it (and loading the plugins a peer's
+ * transport needs) in the background before the first join takes it off the
+ * first connection's path. */
 void tour_dtls_warm_up(void);
 /* Waits for the warm-up: a process that exits while OpenSSL is still making
  * the key crashes in OpenSSL's exit handlers. Called when elements go to NULL. */

@@ -136,6 +136,8 @@ struct PendingJoin {
 
 struct TourGuideSinkPrivate {
   std::mutex lock;
+  /* Paces a non-live input once for every attendee (see decide_pacing). */
+  GstElement *pace = nullptr;
   ChannelSettings channel;
   guint max_attendees = DEFAULT_MAX_ATTENDEES;
   bool auto_quality = DEFAULT_AUTO_QUALITY;
@@ -422,7 +424,7 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
       "latency", channel.latency_ms >= 0 ? (guint)channel.latency_ms : DEFAULT_PEER_LATENCY_MS,
       "ice-addresses", channel.ice_addresses.empty() ? nullptr : channel.ice_addresses.c_str(),
       "quality-interval", channel.quality_interval_ms, "rtcp-interval", channel.rtcp_interval_ms,
-      "recoverable", channel.auto_recovery, "max-recovery-requests",
+      "recoverable", channel.auto_recovery, "sync", FALSE, "max-recovery-requests",
       2 * channel.max_recovery_attempts, "remote-offer", offer, nullptr));
   g_free(session);
   TourSignaller *signaller = priv->signaller.ref();
@@ -1007,11 +1009,34 @@ static void tour_guide_sink_handle_message(GstBin *bin, GstMessage *message) {
   GST_BIN_CLASS(parent_class)->handle_message(bin, message);
 }
 
+/* webrtcbin holds every packet of every peer until its running time plus the
+ * pipeline latency (a clocksync per stream): about 60 ms added to every
+ * packet, and one clock wait per packet per attendee. A live input is paced
+ * already, so the peers send as packets come (their sync=false); a non-live
+ * one (a file) would burst, so it is paced here, once for everyone. */
+static GstPadProbeReturn decide_pacing(GstPad *pad, GstPadProbeInfo *, gpointer data) {
+  auto *self = TOUR_GUIDE_SINK(data);
+  GstQuery *query = gst_query_new_latency();
+  gboolean live = FALSE;
+  if (gst_pad_peer_query(pad, query))
+    gst_query_parse_latency(query, &live, nullptr, nullptr);
+  gst_query_unref(query);
+  g_object_set(self->priv->pace, "sync", !live, nullptr);
+  GST_INFO_OBJECT(self, "%s input: %s", live ? "live" : "non-live",
+                  live ? "packets leave as they are encoded" : "paced by the clock");
+  return GST_PAD_PROBE_REMOVE;
+}
+
 static GstStateChangeReturn tour_guide_sink_change_state(GstElement *element,
                                                          GstStateChange transition) {
   auto *self = TOUR_GUIDE_SINK(element);
   if (transition == GST_STATE_CHANGE_NULL_TO_READY)
     tour_dtls_warm_up();
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
+    GstPad *sink = gst_element_get_static_pad(element, "sink");
+    gst_pad_add_probe(sink, GST_PAD_PROBE_TYPE_BUFFER, decide_pacing, self, nullptr);
+    gst_object_unref(sink);
+  }
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && !start(self))
     return GST_STATE_CHANGE_FAILURE;
   GstStateChangeReturn ret = GST_ELEMENT_CLASS(parent_class)->change_state(element, transition);
@@ -1042,10 +1067,13 @@ static void tour_guide_sink_init(TourGuideSink *self) {
   GstCaps *rate_caps = gst_caps_from_string("audio/x-raw,format=F32LE,rate=48000");
   g_object_set(to_48k, "caps", rate_caps, nullptr);
   gst_caps_unref(rate_caps);
-  g_assert(convert && to_float && resample && to_48k);
-  gst_bin_add_many(GST_BIN(self), convert, to_float, resample, to_48k, nullptr);
+  priv->pace = gst_element_factory_make("clocksync", "pace");
+  g_assert(convert && to_float && resample && to_48k && priv->pace);
+  g_object_set(priv->pace, "sync", FALSE, nullptr);
+  gst_bin_add_many(GST_BIN(self), convert, to_float, resample, to_48k, priv->pace, nullptr);
   priv->ladder = std::make_unique<EncoderLadder>(GST_BIN(self), on_level_switched, self);
-  gst_element_link_many(convert, to_float, resample, to_48k, priv->ladder->input(), nullptr);
+  gst_element_link_many(convert, to_float, resample, to_48k, priv->pace, priv->ladder->input(),
+                        nullptr);
   GstPad *target = gst_element_get_static_pad(convert, "sink");
   GstPad *ghost =
       gst_ghost_pad_new_from_template("sink", target, gst_static_pad_template_get(&sink_template));

@@ -68,6 +68,8 @@ using namespace tourcast;
  * 250-750 ms at the default rtcp-interval): the interval is the fallback. */
 #define DEFAULT_QUALITY_INTERVAL_MS 1000
 #define DEFAULT_RTCP_INTERVAL_MS 500
+/* webrtcbin's own behaviour: a clocksync per sending stream. */
+#define DEFAULT_SYNC TRUE
 #define OPUS_RTP_CAPS "application/x-rtp,media=audio,encoding-name=OPUS,clock-rate=48000"
 
 enum {
@@ -83,6 +85,7 @@ enum {
   PROP_ANSWERER_CHECK_DELAY,
   PROP_QUALITY_INTERVAL,
   PROP_RTCP_INTERVAL,
+  PROP_SYNC,
   PROP_RECOVERABLE,
   PROP_MAX_RECOVERY_REQUESTS,
   PROP_NEGOTIATIONS,
@@ -135,6 +138,7 @@ struct TourWebRTCBinPrivate {
   guint answerer_check_delay_ms = DEFAULT_ANSWERER_CHECK_DELAY_MS;
   guint quality_interval_ms = DEFAULT_QUALITY_INTERVAL_MS;
   std::atomic<guint> rtcp_interval_ms{DEFAULT_RTCP_INTERVAL_MS};
+  std::atomic<bool> sync{DEFAULT_SYNC};
   bool recoverable = false;
   guint max_recovery_requests = 0;
   guint recovery_requests = 0;
@@ -1559,6 +1563,10 @@ static void on_rtcp_processed(GstElement *, guint, gpointer data) {
 static void on_deep_element_added(GstBin *, GstBin *, GstElement *element, gpointer data) {
   auto *self = static_cast<TourWebRTCBin *>(data);
   GstElementFactory *factory = gst_element_get_factory(element);
+  if (factory != nullptr && g_strcmp0(GST_OBJECT_NAME(factory), "clocksync") == 0) {
+    g_object_set(element, "sync", (gboolean)self->priv->sync.load(), nullptr);
+    return;
+  }
   if (factory == nullptr || g_strcmp0(GST_OBJECT_NAME(factory), "rtpsession") != 0)
     return;
   guint64 interval_ns = (guint64)self->priv->rtcp_interval_ms.load() * GST_MSECOND;
@@ -1636,6 +1644,9 @@ static void tour_webrtc_bin_set_property(GObject *object, guint prop_id, const G
     case PROP_RTCP_INTERVAL:
       priv->rtcp_interval_ms.store(g_value_get_uint(value));
       break;
+    case PROP_SYNC:
+      priv->sync.store(g_value_get_boolean(value));
+      break;
     case PROP_QUALITY_INTERVAL:
       priv->quality_interval_ms = g_value_get_uint(value);
       break;
@@ -1704,6 +1715,9 @@ static void tour_webrtc_bin_get_property(GObject *object, guint prop_id, GValue 
       break;
     case PROP_RTCP_INTERVAL:
       g_value_set_uint(value, priv->rtcp_interval_ms.load());
+      break;
+    case PROP_SYNC:
+      g_value_set_boolean(value, priv->sync.load());
       break;
     case PROP_QUALITY_INTERVAL:
       g_value_set_uint(value, priv->quality_interval_ms);
@@ -1842,6 +1856,15 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
                         "Milliseconds between RTCP reports (randomised 0.5-1.5x as RFC 4585 "
                         "asks): how soon the other side learns about loss and RTT",
                         100, 60000, DEFAULT_RTCP_INTERVAL_MS, ready_flags));
+  g_object_class_install_property(
+      gobject_class, PROP_SYNC,
+      g_param_spec_boolean(
+          "sync", "Sync",
+          "Guide: hold each packet until its running time plus the pipeline latency before "
+          "sending it, as webrtcbin does (a clocksync per stream). Off sends each packet as it "
+          "arrives: for input already paced by a live source, it saves the pipeline latency "
+          "(about 60 ms of a guide's) on every packet and one clock wait per packet",
+          DEFAULT_SYNC, ready_flags));
   g_object_class_install_property(
       gobject_class, PROP_RECOVERABLE,
       g_param_spec_boolean(

@@ -200,3 +200,34 @@ TEST(Channels, AnswererWaitsForTheOfferersChecks) {
   EXPECT_EQ(attendee_heard_guide_as(redis.url(), 0), std::set<int>{NICE_CANDIDATE_TYPE_HOST});
   EXPECT_TRUE(guide.errors().empty()) << testing::PrintToString(guide.errors());
 }
+
+/* A guide fed from a file (a non-live source) is paced by the clock: its
+ * listener gets audio at the real-time rate, unbroken. Without the pacing the
+ * source runs as fast as the CPU allows and the peers drop what they cannot
+ * send. */
+TEST(Channels, NonLiveInputIsPacedForTheListeners) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.error();
+  std::string description = guide_description("guide", "archive", "en", 440, redis.url());
+  const std::string live = "is-live=true";
+  ASSERT_NE(description.find(live), std::string::npos);
+  description.replace(description.find(live), live.size(), "is-live=false");
+  Pipeline guide(description);
+  ASSERT_TRUE(guide.ok()) << guide.parse_error();
+  ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
+
+  Listener listener = listen("listener", "archive", "en", redis.url());
+  expect_hears(listener, 440, 880, "listener");
+  /* Over three seconds of listening, three seconds of audio, every 20 ms of
+   * the last one carrying the tone. */
+  size_t before = listener.meter->sample_count();
+  gint64 start = g_get_monotonic_time();
+  g_usleep(3 * G_USEC_PER_SEC);
+  double seconds = (g_get_monotonic_time() - start) / 1e6;
+  double rate = (listener.meter->sample_count() - before) / seconds;
+  EXPECT_NEAR(rate, 48000, 48000 * 0.1) << "samples per second heard";
+  EXPECT_GT(listener.meter->quietest_chunk_dbfs(1000, 20), -35)
+      << listener.meter->chunk_profile(1000, 20);
+  EXPECT_GT(listener.meter->tone_share(440, 1000), 0.8);
+  EXPECT_TRUE(guide.errors().empty()) << testing::PrintToString(guide.errors());
+}
