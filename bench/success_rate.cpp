@@ -3,7 +3,9 @@
  *
  * success-rate: the seed's "Connection Success Rates" table (stable, mobile, high latency,
  * packet loss) on the link emulator, for tourcast and for the naive baseline in the same
- * run.
+ * run; with --table establishment, its "Connection Establishment Times" table (fiber, wifi,
+ * 4g, 3g links; 20 joins per link and system, one at a time): from PLAYING to connected,
+ * and to the first tone, against the seed's production column (goal: a quarter of it).
  *
  * Per scenario, tourcast-netem joins a guide namespace to --batch attendee namespaces, every
  * link (both directions) set to the scenario's profile. Redis crosses at once
@@ -18,9 +20,10 @@
  *   success-rate --role=tourcast   tourattendeesrc ! audioconvert ! fakesink
  *   success-rate --role=naive      webrtcbin ! rtpopusdepay ! opusdec ! audioconvert ! fakesink
  *
- * A join succeeds when its attendee hears the guide's 440 Hz tone (a decoded buffer with
- * RMS above kToneRms) within --deadline seconds of its pipeline going to PLAYING, and
- * still hears it at the end of --hold seconds after that (a tone buffer in the last
+ * Each join's process is ready before its clock starts (its DTLS certificate made, as an
+ * app at launch), for both systems. A join succeeds when its attendee hears the guide's 440 Hz tone
+ * (a decoded buffer with RMS above kToneRms) within --deadline seconds of its pipeline going to
+ * PLAYING, and still hears it at the end of --hold seconds after that (a tone buffer in the last
  * second). tourcast may recover (ICE restart, renegotiation, full reconnect) within the
  * deadline: the levels it used are recorded. The naive baseline is plain webrtcbin with no
  * recovery: whatever fails stays failed.
@@ -100,6 +103,10 @@ struct Scenario {
   double seed_production_pct, seed_legacy_pct;
   const char *profile;  // tests/netem profile, both directions of every link
   const char *why;
+  // Which of the seed's tables the row belongs to: "success" (Connection Success Rates) or
+  // "establishment" (Connection Establishment Times, seconds in the seed's columns).
+  const char *table = "success";
+  double seed_production_s = 0, seed_legacy_s = 0;
 };
 
 const Scenario kScenarios[] = {
@@ -112,7 +119,18 @@ const Scenario kScenarios[] = {
     {"packet_loss", "Packet Loss", 94.7, 71.9, "lossy",
      "edge of coverage: 30 ms +-10 one way, 10 % loss in bursts of 4 packets (Gilbert-Elliott) "
      "each way"},
+    {"fiber", "Excellent (Fiber)", 0, 0, "fiber", "5 ms +-1 one way, no loss, 100 Mb/s",
+     "establishment", 1.4, 3.2},
+    {"wifi", "Good (WiFi)", 0, 0, "wifi", "15 ms +-5 one way, 0.5 % loss, 30 Mb/s", "establishment",
+     1.8, 4.1},
+    {"4g", "Fair (4G)", 0, 0, "4g", "50 ms +-15 one way, 1 % loss, 10 Mb/s, 200 ms queue",
+     "establishment", 2.9, 6.8},
+    {"3g", "Poor (3G)", 0, 0, "3g", "150 ms +-40 one way, 2 % loss, 1 Mb/s, 500 ms queue",
+     "establishment", 5.1, 12.3},
 };
+
+/* The seed's establishment goal for tourcast: a quarter of its production column. */
+constexpr double kEstablishmentGoalShare = 0.25;
 
 gint64 epoch_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -480,7 +498,7 @@ struct Listener {
   GstElement *pipeline = nullptr;
   GstElement *webrtc = nullptr;  // naive only
   gint64 started_ms = 0;
-  std::atomic<gint64> first_tone_ms{-1}, last_tone_ms{-1}, first_buffer_ms{-1};
+  std::atomic<gint64> first_tone_ms{-1}, last_tone_ms{-1}, first_buffer_ms{-1}, connected_ms{-1};
   std::mutex lock;  // guards the strings below
   std::string state = "new", error;
   std::vector<std::string> recovery;  // "attempt:ice_restart", "recovered:ice_restart", ...
@@ -494,7 +512,11 @@ struct Listener {
   std::vector<json> early_candidates;
   CandidateGate gate;
 
-  void set_state(const std::string &s) {
+  void set_state(const std::string &s, bool connected) {
+    if (connected) {
+      gint64 unset = -1;
+      connected_ms.compare_exchange_strong(unset, epoch_ms());
+    }
     std::lock_guard<std::mutex> guard(lock);
     state = s;
   }
@@ -539,6 +561,8 @@ void finish(Listener *l, bool ok, const std::string &reason) {
               {"ttfa_ms", first >= 0 ? json(first - l->started_ms) : json(nullptr)},
               {"first_buffer_ms",
                l->first_buffer_ms >= 0 ? json(l->first_buffer_ms - l->started_ms) : json(nullptr)},
+              {"connected_ms",
+               l->connected_ms >= 0 ? json(l->connected_ms - l->started_ms) : json(nullptr)},
               {"recovery", l->recovery},
               {"error", l->error}};
   }
@@ -581,7 +605,7 @@ gboolean on_join_bus(GstBus *, GstMessage *message, gpointer data) {
   } else if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ELEMENT && s) {
     if (gst_structure_has_name(s, "tourcast-state")) {
       const char *state = gst_structure_get_string(s, "new-state");
-      l->set_state(state ? state : "?");
+      l->set_state(state ? state : "?", g_strcmp0(state, "connected") == 0);
     } else if (gst_structure_has_name(s, "tourcast-recovery")) {
       const char *event = gst_structure_get_string(s, "event");
       const char *level = gst_structure_get_string(s, "level");
@@ -745,7 +769,8 @@ void naive_receiver_state(GstElement *webrtc, GParamSpec *, Listener *l) {
   GstWebRTCICEConnectionState ice;
   g_object_get(webrtc, "connection-state", &pc, "ice-connection-state", &ice, nullptr);
   l->set_state("pc-" + enum_nick(GST_TYPE_WEBRTC_PEER_CONNECTION_STATE, pc) + "/ice-" +
-               enum_nick(GST_TYPE_WEBRTC_ICE_CONNECTION_STATE, ice));
+                   enum_nick(GST_TYPE_WEBRTC_ICE_CONNECTION_STATE, ice),
+               pc == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED);
 }
 
 bool build_naive_receiver(Listener *l) {
@@ -802,6 +827,11 @@ int join_main(const JoinOptions &options) {
   GstBus *bus = gst_element_get_bus(l.pipeline);
   gst_bus_add_watch(bus, on_join_bus, &l);
   gst_object_unref(bus);
+  /* An app is ready before its listener taps join: the process's DTLS certificate, made once
+   * by the first dtlsdec (both systems), is not part of the join's time. */
+  GstElement *dtls = gst_element_factory_make("dtlsdec", nullptr);
+  if (dtls)
+    gst_object_unref(gst_object_ref_sink(dtls));
   l.started_ms = epoch_ms();
   gst_element_set_state(l.pipeline, GST_STATE_PLAYING);
   g_timeout_add(50, check_join, &l);
@@ -825,8 +855,9 @@ int join_main(const JoinOptions &options) {
 /* ============== the driver ============== */
 
 struct Options {
-  int joins = 200;
-  int batch = 20;
+  std::string table = "success";
+  int joins = 200;  // 20 for the establishment table
+  int batch = 20;   // 1 for the establishment table: a join alone on its links
   double deadline_s = 20, hold_s = 4;
   bool naive = true;
   std::vector<std::string> scenarios;
@@ -849,7 +880,7 @@ pid_t spawn_in(const std::string &ns, const std::vector<std::string> &argv,
 struct JoinRecord {
   bool ok = false;
   std::string reason, state, error;
-  std::optional<double> ttfa_ms;
+  std::optional<double> ttfa_ms, connected_ms;
   std::vector<std::string> recovery;
 };
 
@@ -868,6 +899,8 @@ JoinRecord parse_join(const std::string &log) {
     record.error = result.value("error", "");
     if (result["ttfa_ms"].is_number())
       record.ttfa_ms = result["ttfa_ms"].get<double>();
+    if (result.contains("connected_ms") && result["connected_ms"].is_number())
+      record.connected_ms = result["connected_ms"].get<double>();
     record.recovery = result.value("recovery", std::vector<std::string>());
   }
   return record;
@@ -948,10 +981,13 @@ void run_wave(const Emulator &net, const Options &o, const std::string &self,
   }
 }
 
-json summarize_system(const SystemResult &r, double seed_pct, const char *seed_column,
-                      bool is_tourcast) {
+json summarize_system(const SystemResult &r, const Scenario &scenario, bool is_tourcast) {
+  const bool establishment = g_str_equal(scenario.table, "establishment");
+  const char *seed_column = is_tourcast ? "Production" : "Legacy";
+  double seed_pct = is_tourcast ? scenario.seed_production_pct : scenario.seed_legacy_pct;
+  double seed_s = is_tourcast ? scenario.seed_production_s : scenario.seed_legacy_s;
   int successes = 0;
-  bench::Samples ttfa;
+  bench::Samples ttfa, connected;
   std::map<std::string, int> failures, recovery_levels;
   int recovered_joins = 0;
   for (const JoinRecord &j : r.joins) {
@@ -961,6 +997,7 @@ json summarize_system(const SystemResult &r, double seed_pct, const char *seed_c
       failures[j.reason + (j.state.empty() ? "" : " (state " + j.state + ")") +
                (j.error.empty() ? "" : ": " + j.error)]++;
     ttfa.push_back(j.ok ? j.ttfa_ms : std::nullopt);
+    connected.push_back(j.ok ? j.connected_ms : std::nullopt);
     std::set<std::string> used;
     for (const std::string &event : j.recovery)
       if (event.rfind("attempt:", 0) == 0)
@@ -979,10 +1016,28 @@ json summarize_system(const SystemResult &r, double seed_pct, const char *seed_c
                {{"median", bench::to_json(bench::median(ttfa))},
                 {"p95", bench::to_json(bench::percentile(ttfa, 95))},
                 {"max", bench::to_json(bench::percentile(ttfa, 100))}}},
+              {"connected_ms",
+               {{"median", bench::to_json(bench::median(connected))},
+                {"p95", bench::to_json(bench::percentile(connected, 95))},
+                {"max", bench::to_json(bench::percentile(connected, 100))}}},
               {"failures_by_reason", failures},
-              {"seed_column", seed_column},
-              {"seed_pct", seed_pct},
-              {"ratio_to_seed", joins ? json(std::round(rate / seed_pct * 1000) / 1000) : json()}};
+              {"seed_column", seed_column}};
+  if (establishment) {
+    /* The seed times a connection; both that and the first audio are compared with it. */
+    std::optional<double> c = bench::median(connected), t = bench::median(ttfa);
+    out["seed_s"] = seed_s;
+    out["connected_median_over_seed"] =
+        c ? json(std::round(*c / 1000 / seed_s * 1000) / 1000) : json();
+    out["first_audio_median_over_seed"] =
+        t ? json(std::round(*t / 1000 / seed_s * 1000) / 1000) : json();
+    if (is_tourcast) {
+      out["goal_s"] = kEstablishmentGoalShare * seed_s;
+      out["meets_goal"] = c && *c / 1000 <= kEstablishmentGoalShare * seed_s;
+    }
+    return out;
+  }
+  out["seed_pct"] = seed_pct;
+  out["ratio_to_seed"] = joins ? json(std::round(rate / seed_pct * 1000) / 1000) : json();
   if (is_tourcast) {
     out["joins_that_used_recovery"] = recovered_joins;
     out["recovery_levels_attempted"] = recovery_levels;
@@ -993,17 +1048,26 @@ json summarize_system(const SystemResult &r, double seed_pct, const char *seed_c
 }
 
 bool parse_options(int argc, char **argv, Options *o, JoinOptions *join, std::string *role) {
-  gint joins = o->joins, batch = o->batch;
+  gint joins = -1, batch = -1;
+  gchar *table = nullptr;
   gdouble deadline = o->deadline_s, hold = o->hold_s;
   gboolean no_naive = FALSE;
   gchar **scenarios = nullptr;
   gchar *keep_logs = nullptr, *role_arg = nullptr, *address = nullptr, *redis_url = nullptr,
         *tour = nullptr, *id = nullptr, *socket_path = nullptr, *plugin_dir = nullptr;
   GOptionEntry entries[] = {
-      {"joins", 'n', 0, G_OPTION_ARG_INT, &joins, "Joins per scenario and system (200)", "N"},
+      {"table", 't', 0, G_OPTION_ARG_STRING, &table,
+       "The seed's table: success (Connection Success Rates) or establishment (Connection "
+       "Establishment Times on fiber, wifi, 4g and 3g links) (success)",
+       "TABLE"},
+      {"joins", 'n', 0, G_OPTION_ARG_INT, &joins,
+       "Joins per scenario and system (200; establishment: 20)", "N"},
       {"scenario", 's', 0, G_OPTION_ARG_STRING_ARRAY, &scenarios,
-       "stable, mobile, high_latency or packet_loss; repeatable (default: all)", "NAME"},
-      {"batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Concurrent joins per wave (20)", "B"},
+       "stable, mobile, high_latency, packet_loss, fiber, wifi, 4g or 3g; repeatable (default: "
+       "every scenario of the table)",
+       "NAME"},
+      {"batch", 'b', 0, G_OPTION_ARG_INT, &batch,
+       "Concurrent joins per wave (20; establishment: 1)", "B"},
       {"deadline", 'd', 0, G_OPTION_ARG_DOUBLE, &deadline,
        "Seconds from PLAYING for the first tone buffer, both systems (20)", "S"},
       {"hold", 0, 0, G_OPTION_ARG_DOUBLE, &hold,
@@ -1031,6 +1095,19 @@ bool parse_options(int argc, char **argv, Options *o, JoinOptions *join, std::st
     fprintf(stderr, "success-rate: %s\n", error->message);
     g_error_free(error);
   }
+  if (table)
+    o->table = table;
+  g_free(table);
+  if (ok && o->table != "success" && o->table != "establishment") {
+    fprintf(stderr, "success-rate: --table is success or establishment, not '%s'\n",
+            o->table.c_str());
+    ok = false;
+  }
+  bool establishment = o->table == "establishment";
+  if (joins < 0)
+    joins = establishment ? 20 : o->joins;
+  if (batch < 0)
+    batch = establishment ? 1 : o->batch;
   if (ok && (joins < 1 || batch < 1 || batch > 250 || deadline <= 0 || hold < 0)) {
     fprintf(stderr,
             "success-rate: --joins >= 1, 1 <= --batch <= 250, --deadline > 0, "
@@ -1137,8 +1214,9 @@ int main(int argc, char **argv) {
   for (const Scenario &scenario : kScenarios) {
     if (interrupted)
       break;
-    if (!o.scenarios.empty() &&
-        std::find(o.scenarios.begin(), o.scenarios.end(), scenario.name) == o.scenarios.end())
+    if (o.scenarios.empty()
+            ? o.table != scenario.table
+            : std::find(o.scenarios.begin(), o.scenarios.end(), scenario.name) == o.scenarios.end())
       continue;
     fprintf(stderr, "== %s (%s): %d joins per system in waves of %d\n", scenario.name,
             scenario.profile, o.joins, o.batch);
@@ -1219,18 +1297,18 @@ int main(int argc, char **argv) {
     for (int r = 1; r <= restarts; r++)
       keep_or_remove(prefix + "-guide" + std::to_string(r) + ".log", o.keep_logs);
 
-    json row = {
-        {"scenario", scenario.name},
-        {"seed_row", scenario.seed_row},
-        {"netem_profile", scenario.profile},
-        {"link", scenario.why},
-        {"link_settings_each_direction", link.is_object() ? link : json()},
-        {"tourcast_guide_restarts", restarts},
-        {"tourcast", summarize_system(tourcast, scenario.seed_production_pct, "Production", true)}};
+    json row = {{"scenario", scenario.name},
+                {"seed_row", scenario.seed_row},
+                {"netem_profile", scenario.profile},
+                {"link", scenario.why},
+                {"link_settings_each_direction", link.is_object() ? link : json()},
+                {"tourcast_guide_restarts", restarts},
+                {"table", scenario.table},
+                {"tourcast", summarize_system(tourcast, scenario, true)}};
     for (const JoinRecord &j : tourcast.joins)
       all_ok &= j.ok;
     if (o.naive) {
-      row["naive"] = summarize_system(naive, scenario.seed_legacy_pct, "Legacy", false);
+      row["naive"] = summarize_system(naive, scenario, false);
       for (const JoinRecord &j : naive.joins)
         all_ok &= j.ok;
       double t = row["tourcast"]["rate_pct"].get<double>();
@@ -1240,13 +1318,21 @@ int main(int argc, char **argv) {
     if (static_cast<int>(tourcast.joins.size()) < o.joins)
       all_ok = false;
     scenarios.push_back(row);
-    fprintf(stderr, "   %s: tourcast %s%%%s\n", scenario.name,
+    fprintf(stderr, "   %s: tourcast %s%% (connected median %s ms)%s\n", scenario.name,
             row["tourcast"]["rate_pct"].dump().c_str(),
-            o.naive ? (", naive " + row["naive"]["rate_pct"].dump() + "%").c_str() : "");
+            row["tourcast"]["connected_ms"]["median"].dump().c_str(),
+            o.naive ? (", naive " + row["naive"]["rate_pct"].dump() + "% (connected median " +
+                       row["naive"]["connected_ms"]["median"].dump() + " ms)")
+                          .c_str()
+                    : "");
   }
   rmdir(dir.c_str());
   json report = {
       {"benchmark", "success-rate"},
+      {"table", o.table},
+      {"connected",
+       "connected_ms: from PLAYING to the attendee's connection state connected (tourcast: "
+       "tourcast-state connected; naive: webrtcbin's connection-state connected)"},
       {"joins_per_scenario_and_system", o.joins},
       {"batch", o.batch},
       {"deadline_s", o.deadline_s},
