@@ -358,3 +358,46 @@ TEST(RecoveryPlanner, TimeNeverRunsBackwards) {
 
 }  // namespace
 }  // namespace tourcast
+
+namespace tourcast {
+namespace {
+
+TEST(RecoveryTrigger, FailuresOfTheFirstConnectionToo) {
+  using L = LinkCondition;
+  const struct {
+    L condition;
+    bool ever_had_media;
+    bool guide_restarted;
+    int64_t ms_since_media;
+    int64_t media_timeout_ms;
+    const char *reason;
+  } cases[] = {
+      /* Established connection: the seed's triggers. */
+      {L::kConnected, true, false, 100, 3000, ""},
+      {L::kConnected, true, false, 3000, 3000, ""},
+      {L::kConnected, true, false, 3001, 3000, "no media for 3001 ms"},
+      {L::kConnected, true, false, 60000, 0, ""},  // watchdog off
+      {L::kReconnecting, true, false, 0, 3000, "the connection reports a failure"},
+      {L::kFailed, true, false, 0, 3000, "the connection failed"},
+      {L::kOther, true, false, 60000, 3000, ""},
+      {L::kConnected, true, true, 0, 3000, "the guide offers a new session: it restarted"},
+      {L::kReconnecting, true, true, 0, 3000, "the guide offers a new session: it restarted"},
+      /* First connection: its ICE failed or stalled past the connecting timeout. */
+      {L::kReconnecting, false, false, 0, 3000, "the first connection reports a failure"},
+      {L::kFailed, false, false, 0, 3000, "the first connection failed"},
+      /* ...but no media watchdog before the first media, and nothing while it is still
+       * being set up (initializing ... connecting). */
+      {L::kConnected, false, false, 60000, 3000, ""},
+      {L::kOther, false, false, 60000, 3000, ""},
+      {L::kOther, false, true, 60000, 3000, ""},
+  };
+  for (const auto &c : cases)
+    EXPECT_EQ(recovery_trigger(c.condition, c.ever_had_media, c.guide_restarted, c.ms_since_media,
+                               c.media_timeout_ms),
+              c.reason)
+        << static_cast<int>(c.condition) << " " << c.ever_had_media << " " << c.guide_restarted
+        << " " << c.ms_since_media;
+}
+
+}  // namespace
+}  // namespace tourcast
