@@ -224,24 +224,4 @@ bool RecoveryPlanner::record_success(int64_t now_ms) {
   return true;
 }
 
-std::string recovery_trigger(LinkCondition condition, bool ever_had_media, bool guide_restarted,
-                             int64_t ms_since_media, int64_t media_timeout_ms) {
-  if (ever_had_media && guide_restarted)
-    return "the guide offers a new session: it restarted";
-  switch (condition) {
-    case LinkCondition::kReconnecting:
-      return ever_had_media ? "the connection reports a failure"
-                            : "the first connection reports a failure";
-    case LinkCondition::kFailed:
-      return ever_had_media ? "the connection failed" : "the first connection failed";
-    case LinkCondition::kConnected:
-      if (ever_had_media && media_timeout_ms > 0 && ms_since_media > media_timeout_ms)
-        return "no media for " + std::to_string(ms_since_media) + " ms";
-      return "";
-    case LinkCondition::kOther:
-      return "";
-  }
-  return "";
-}
-
 }  // namespace tourcast

@@ -144,17 +144,4 @@ class RecoveryPlanner {
   RecoveryStep last_step_;
 };
 
-// What a recovery watches of one peer connection.
-enum class LinkCondition { kOther, kConnected, kReconnecting, kFailed };
-
-// Why a recovery should start now, or "" when none should: the guide offers a new session (it
-// restarted), the connection reports a failure (reconnecting: ICE or DTLS failed, or a
-// connection state timed out) or failed, or it is connected but no media came for more than
-// media_timeout_ms (ms_since_media; media_timeout_ms 0 turns that off). Before the first
-// media only a reported failure counts: a first connection whose ICE failed or stalled past
-// its timeout is recovered like a dropped one (it would otherwise wait in reconnecting for
-// ever), while the media watchdog and a restarted guide concern an established connection.
-std::string recovery_trigger(LinkCondition condition, bool ever_had_media, bool guide_restarted,
-                             int64_t ms_since_media, int64_t media_timeout_ms);
-
 }  // namespace tourcast

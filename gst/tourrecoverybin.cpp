@@ -19,11 +19,9 @@
  *    with the same settings is built and the attendee joins the channel again
  *    through the signaller, so the guide builds a new peer for it.
  *
- * A recovery starts when the connection reports a failure or disconnection
- * (also the first connection, whose ICE failed or stalled past the
- * `connecting` timeout: it would otherwise wait in reconnecting for ever),
+ * A recovery starts when the connection reports a failure or disconnection,
  * or when no media arrived for #TourRecoveryBin:media-timeout while
- * connected after the first media; an offer of a new session from the guide (the guide restarted
+ * connected; an offer of a new session from the guide (the guide restarted
  * and lost the session) goes straight to level 3. Each level gets
  * #TourRecoveryBin:max-recovery-attempts attempts, each after the seed's
  * exponential backoff with jitter and with a timeout from the network profile
@@ -409,19 +407,6 @@ static void plan_next(TourRecoveryBin *self, bool failed, gint64 now, std::strin
   priv->due_ms = now + step.delay_ms;
 }
 
-static LinkCondition link_condition(TourConnectionState state) {
-  switch (state) {
-    case TOUR_CONNECTION_STATE_CONNECTED:
-      return LinkCondition::kConnected;
-    case TOUR_CONNECTION_STATE_RECONNECTING:
-      return LinkCondition::kReconnecting;
-    case TOUR_CONNECTION_STATE_FAILED:
-      return LinkCondition::kFailed;
-    default:
-      return LinkCondition::kOther;
-  }
-}
-
 static gboolean on_tick(gpointer data) {
   auto *self = static_cast<TourRecoveryBin *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
   if (self == nullptr)
@@ -457,10 +442,17 @@ static gboolean on_tick(gpointer data) {
       priv->ever_connected = true;
     switch (priv->phase) {
       case Phase::kIdle: {
-        if (!priv->auto_recovery)
+        if (!priv->auto_recovery || !priv->ever_connected)
           break;
-        reason = recovery_trigger(link_condition(state), priv->ever_connected,
-                                  priv->guide_restarted, now - last_media, priv->media_timeout_ms);
+        if (priv->guide_restarted)
+          reason = "the guide offers a new session: it restarted";
+        else if (state == TOUR_CONNECTION_STATE_RECONNECTING)
+          reason = "the connection reports a failure";
+        else if (state == TOUR_CONNECTION_STATE_FAILED)
+          reason = "the connection failed";
+        else if (state == TOUR_CONNECTION_STATE_CONNECTED && priv->media_timeout_ms > 0 &&
+                 now - last_media > priv->media_timeout_ms)
+          reason = "no media for " + std::to_string(now - last_media) + " ms";
         if (reason.empty())
           break;
         priv->trigger = reason;
