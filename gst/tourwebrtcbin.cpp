@@ -20,6 +20,11 @@
  * `old-state`, `new-state` (strings), `reason` (string), `timestamp` (ms since
  * the epoch, gint64), `peer-id` and `session-id`, and notifies #TourWebRTCBin:state.
  *
+ * With #TourWebRTCBin:adaptive-check-timeout, the peer's first connectivity
+ * check posts `tourcast-ice-timing` (`peer-id`, `first-request-delay-ms`: from
+ * both descriptions set to that check, `check-timeout-ms`: the check
+ * retransmission timeout libnice uses from then on).
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 tourwebrtcbin role=attendee signaller::tour=demo \
@@ -43,6 +48,7 @@
 #include <gst/webrtc/webrtc.h>
 
 #include "ice-agent.h"
+#include "check_timeout.h"
 #include "ice_buffer.h"
 #include "payload-type-rewrite.h"
 #include "server_protocol.h"
@@ -63,6 +69,7 @@ using namespace tourcast;
 /* Longer than a one-way trip on the slowest link we serve (a geostationary
  * satellite hop is ~300 ms): see hold_answerer_checks(). */
 #define DEFAULT_ANSWERER_CHECK_DELAY_MS 1000
+#define DEFAULT_ADAPTIVE_CHECK_TIMEOUT TRUE
 #define DEFAULT_CANDIDATE_BUFFER 64
 /* The monitor also measures whenever an RTCP report arrives (every
  * 250-750 ms at the default rtcp-interval): the interval is the fallback. */
@@ -83,6 +90,7 @@ enum {
   PROP_ICE_ADDRESSES,
   PROP_ICE_TCP,
   PROP_ANSWERER_CHECK_DELAY,
+  PROP_ADAPTIVE_CHECK_TIMEOUT,
   PROP_QUALITY_INTERVAL,
   PROP_RTCP_INTERVAL,
   PROP_SYNC,
@@ -136,6 +144,7 @@ struct TourWebRTCBinPrivate {
   std::string ice_addresses;
   bool ice_tcp = DEFAULT_ICE_TCP;
   guint answerer_check_delay_ms = DEFAULT_ANSWERER_CHECK_DELAY_MS;
+  bool adaptive_check_timeout = DEFAULT_ADAPTIVE_CHECK_TIMEOUT;
   guint quality_interval_ms = DEFAULT_QUALITY_INTERVAL_MS;
   std::atomic<guint> rtcp_interval_ms{DEFAULT_RTCP_INTERVAL_MS};
   std::atomic<bool> sync{DEFAULT_SYNC};
@@ -164,6 +173,9 @@ struct TourWebRTCBinPrivate {
    * when its remote candidates stay buffered (tour_now_ms() clock, 0: not held). */
   bool answering = false;
   int64_t candidates_held_until_ms = 0;
+  /* When the local and remote descriptions were last both set (tour_now_ms()
+   * clock, 0: not yet): the peer's first check is timed from there. */
+  int64_t descriptions_set_ms = 0;
   /* Recovery: a renegotiation with new ICE credentials is under way (they
    * replace webrtcbin's, which 1.22 reuses), and how many completed. */
   bool ice_restart_pending = false;
@@ -658,6 +670,7 @@ static void descriptions_changed(TourWebRTCBin *self, bool local, bool remote) {
     if (both && !was_ready) {
       priv->negotiations++;
       hold = priv->answering ? priv->answerer_check_delay_ms : 0;
+      priv->descriptions_set_ms = tour_now_ms();
       priv->candidates_held_until_ms = hold ? tour_now_ms() + hold : 0;
       if (priv->ice_restart_pending) {
         priv->ice_restart_pending = false;
@@ -1248,6 +1261,7 @@ GstElement *tour_webrtc_bin_new_like(TourWebRTCBin *self) {
     to->ice_addresses = priv->ice_addresses;
     to->ice_tcp = priv->ice_tcp;
     to->answerer_check_delay_ms = priv->answerer_check_delay_ms;
+    to->adaptive_check_timeout = priv->adaptive_check_timeout;
     to->quality_interval_ms = priv->quality_interval_ms;
     to->rtcp_interval_ms.store(priv->rtcp_interval_ms.load());
     to->recoverable = priv->recoverable;
@@ -1311,6 +1325,52 @@ static bool is_local_address(const char *text, std::string *why) {
   return found;
 }
 
+/* The peer's first connectivity check arrived (libnice's thread, agent
+ * unlocked): lengthen the check retransmission timeout past the round trip,
+ * see core/check_timeout.h. libnice has no RTO setting: it takes the RTO of
+ * each new check from the pacing timer Ta (RTO = MAX(Ta x pairs, 500 ms)).
+ * Its check tick, already running by now (the pair this request is for made
+ * it), keeps the interval it was created with, so checks are not paced
+ * slower; only a tick made later (after the checks ended, e.g. for an ICE
+ * restart) paces one check per Ta. */
+static void on_initial_binding_request(NiceAgent *agent, guint, gpointer data) {
+  auto *self = static_cast<TourWebRTCBin *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
+  if (self == nullptr)
+    return;
+  TourWebRTCBinPrivate *priv = self->priv;
+  int64_t set_at;
+  bool adaptive;
+  std::string peer;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    set_at = priv->descriptions_set_ms;
+    adaptive = priv->adaptive_check_timeout && priv->running;
+    peer = priv->peer_id;
+  }
+  if (!adaptive || set_at == 0) {
+    gst_object_unref(self);
+    return;
+  }
+  const int64_t delay = tour_now_ms() - set_at;
+  const int64_t timeout = check_timeout_for_first_request_delay(delay);
+  guint pacing = 0;
+  g_object_get(agent, "stun-pacing-timer", &pacing, nullptr);
+  if (timeout > kLibniceCheckTimeoutMs && timeout > (int64_t)pacing)
+    g_object_set(agent, "stun-pacing-timer", (guint)timeout, nullptr);
+  GST_INFO_OBJECT(self,
+                  "first check from %s %" G_GINT64_FORMAT
+                  " ms after the descriptions: check timeout %" G_GINT64_FORMAT " ms",
+                  peer.c_str(), delay, timeout);
+  gst_element_post_message(
+      GST_ELEMENT(self),
+      gst_message_new_element(
+          GST_OBJECT(self),
+          gst_structure_new("tourcast-ice-timing", "peer-id", G_TYPE_STRING, peer.c_str(),
+                            "first-request-delay-ms", G_TYPE_INT64, (gint64)delay,
+                            "check-timeout-ms", G_TYPE_INT64, (gint64)timeout, nullptr)));
+  gst_object_unref(self);
+}
+
 static bool configure_ice(TourWebRTCBin *self) {
   TourWebRTCBinPrivate *priv = self->priv;
   std::string addresses;
@@ -1330,6 +1390,15 @@ static bool configure_ice(TourWebRTCBin *self) {
   if (g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "ice-tcp"))
     g_object_set(ice, "ice-tcp", tcp ? TRUE : FALSE, nullptr);
   tour_ice_agent_disable_upnp(ice);
+  if (g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "agent")) {
+    GObject *agent = nullptr;
+    g_object_get(ice, "agent", &agent, nullptr);
+    if (agent) {
+      connect_weak(agent, "initial-binding-request-received",
+                   G_CALLBACK(on_initial_binding_request), self);
+      g_object_unref(agent);
+    }
+  }
   bool ok = true;
   gchar **parts = g_strsplit(addresses.c_str(), ",", -1);
   for (gchar **p = parts; *p; p++) {
@@ -1641,6 +1710,9 @@ static void tour_webrtc_bin_set_property(GObject *object, guint prop_id, const G
     case PROP_ANSWERER_CHECK_DELAY:
       priv->answerer_check_delay_ms = g_value_get_uint(value);
       break;
+    case PROP_ADAPTIVE_CHECK_TIMEOUT:
+      priv->adaptive_check_timeout = g_value_get_boolean(value);
+      break;
     case PROP_RTCP_INTERVAL:
       priv->rtcp_interval_ms.store(g_value_get_uint(value));
       break;
@@ -1712,6 +1784,9 @@ static void tour_webrtc_bin_get_property(GObject *object, guint prop_id, GValue 
       break;
     case PROP_ANSWERER_CHECK_DELAY:
       g_value_set_uint(value, priv->answerer_check_delay_ms);
+      break;
+    case PROP_ADAPTIVE_CHECK_TIMEOUT:
+      g_value_set_boolean(value, priv->adaptive_check_timeout);
       break;
     case PROP_RTCP_INTERVAL:
       g_value_set_uint(value, priv->rtcp_interval_ms.load());
@@ -1844,6 +1919,16 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
                         "(simultaneous checks livelock libnice on long round trips); should "
                         "exceed the one-way delay; 0 hands them over at once",
                         0, 60000, DEFAULT_ANSWERER_CHECK_DELAY_MS, ready_flags));
+  g_object_class_install_property(
+      gobject_class, PROP_ADAPTIVE_CHECK_TIMEOUT,
+      g_param_spec_boolean(
+          "adaptive-check-timeout", "Adaptive check timeout",
+          "Once the peer's first connectivity check arrives, lengthen libnice's check "
+          "retransmission timeout (500 ms) to twice the time it took plus 200 ms, at most "
+          "3000 ms, so that it exceeds the round trip (below it libnice forgets checks "
+          "before their responses arrive and stalls on long round trips); posts a "
+          "tourcast-ice-timing message",
+          DEFAULT_ADAPTIVE_CHECK_TIMEOUT, ready_flags));
   g_object_class_install_property(
       gobject_class, PROP_QUALITY_INTERVAL,
       g_param_spec_uint("quality-interval", "Quality interval",

@@ -61,13 +61,8 @@ TEST(QualityNetem, LossOnTheLinkLowersBothScores) {
   std::string dir = g_get_tmp_dir() + std::string("/tcn-quality-") + std::to_string(getpid());
   g_mkdir_with_parents(dir.c_str(), 0700);
   std::string redis_url = "redis://" + net.guide_addr() + ":" + std::to_string(kRedisPort);
-  pid_t redis =
-      net.spawn(net.guide_ns(),
-                {"redis-server", "--port", std::to_string(kRedisPort), "--bind", net.guide_addr(),
-                 "--save", "", "--appendonly", "no", "--protected-mode", "no"},
-                dir + "/redis.log");
+  pid_t redis = net.spawn_redis(kRedisPort, dir + "/redis.log");
   ASSERT_GT(redis, 0);
-  g_usleep(300 * 1000);
   const std::string common = "tour=lossy language=en redis-url=" + redis_url +
                              " heartbeat-interval=500 quality-interval=1000";
   pid_t guide = net.spawn(net.guide_ns(),

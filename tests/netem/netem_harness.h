@@ -152,6 +152,19 @@ class Emulator {
     return spawn_argv(ns, argv, stdout_file);
   }
 
+  /* A throwaway redis-server on @port in the guide namespace, bound to the
+   * guide's address (the port --bypass-port spares), log to @log_file; waits
+   * 300 ms for it to listen. -1 on failure to fork. */
+  pid_t spawn_redis(int port, const std::string &log_file) const {
+    pid_t redis = spawn(guide_ns(),
+                        {"redis-server", "--port", std::to_string(port), "--bind", guide_addr(),
+                         "--save", "", "--appendonly", "no", "--protected-mode", "no"},
+                        log_file);
+    if (redis > 0)
+      usleep(300 * 1000);
+    return redis;
+  }
+
  private:
   std::string var(const std::string &key) const {
     auto it = vars_.find(key);

@@ -1,0 +1,15 @@
+#include "check_timeout.h"
+
+#include <algorithm>
+
+namespace tourcast {
+
+int64_t check_timeout_for_first_request_delay(int64_t first_request_delay_ms) {
+  if (first_request_delay_ms < 0)
+    return kLibniceCheckTimeoutMs;
+  /* Clamped before doubling: no overflow for any int64_t. */
+  const int64_t delay = std::min(first_request_delay_ms, kMaxCheckTimeoutMs);
+  return std::clamp(2 * delay + kCheckTimeoutMarginMs, kLibniceCheckTimeoutMs, kMaxCheckTimeoutMs);
+}
+
+}  // namespace tourcast

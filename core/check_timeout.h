@@ -1,0 +1,38 @@
+// Retransmission timeout of ICE connectivity checks, from how long the peer's first check
+// took to arrive.
+//
+// libnice 0.1.21 gives a connectivity check RTO = MAX(Ta x (waiting + in-progress pairs),
+// 500 ms) and, when a request from the peer makes it send a triggered check on a pair whose
+// check is still in flight, forgets the older transaction at that transaction's next
+// retransmission time. On a link whose round trip is longer than that RTO (a geostationary
+// satellite hop: ~600 ms), the older check's response then always arrives too late ("Valid
+// STUN response for which we don't have a request") and, while the peers keep crossing
+// requests, no check completes: ICE takes seconds to tens of seconds. With an RTO above the
+// round trip every response finds its transaction (RFC 8445 section 14.3 wants the RTO
+// configurable for this reason). libnice has no RTO setting; its pacing timer Ta sets it.
+//
+// The round trip is not known before the first check completes, but the peer's first check
+// arrives one signaling hop plus one media one-way trip (guide side: a whole round trip, the
+// attendee's first check answers the guide's) after this side set both descriptions: an
+// upper bound of half the round trip at least. Pure: no clocks.
+#pragma once
+
+#include <cstdint>
+
+namespace tourcast {
+
+// libnice's floor for the RTO, and the RTO it uses with one pair and the default Ta.
+constexpr int64_t kLibniceCheckTimeoutMs = 500;
+// Above this a lost check would wait too long for its retransmission (every lost request
+// costs an RTO, doubling).
+constexpr int64_t kMaxCheckTimeoutMs = 3000;
+// Scheduling, the peer's pacing tick and the link's jitter on top of twice the measured delay.
+constexpr int64_t kCheckTimeoutMarginMs = 200;
+
+// The RTO for a link on which the peer's first check arrived first_request_delay_ms after
+// this side's local and remote descriptions were both set: twice that delay plus the margin,
+// never below libnice's 500 ms nor above kMaxCheckTimeoutMs. A negative delay (the request
+// came first: no measurement) gives libnice's 500 ms.
+int64_t check_timeout_for_first_request_delay(int64_t first_request_delay_ms);
+
+}  // namespace tourcast
