@@ -183,9 +183,9 @@ TEST(CyclesWave, AttendeesHearTheGuide) {
     }
   }
   /* The attendees have left (their pipelines are NULL). What this process
-   * does at exit is not what the cycle test measures: 1 exit in about 200
-   * ended on a signal after the test had passed, which would fail the guide's
-   * test for the attendees' sake (noted in docs/performance.md). */
+   * does at exit is not what the cycle test measures: 1 exit in about 170
+   * ended with a failing status after the test had passed, which would fail
+   * the guide's test for the attendees' sake (docs/performance.md). */
   std::fflush(stdout);
   _exit(HasFailure() ? 1 : 0);
 }
