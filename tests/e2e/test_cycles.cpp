@@ -11,10 +11,12 @@
  * Findings (docs/performance.md, "Join/leave cycles"): fds 12 -> 12 and
  * threads 5 -> 5 every run. RSS grew +5.9 % (+10 KiB per cycle, not levelling
  * off) until the guide trimmed malloc's free pages after each departure
- * (gst/tourguidesink.cpp, finish_removal): +2.5 % since. The heap in use
- * (mallinfo2) still grows about 1.5 KiB per cycle (+6 %, reported, not
- * asserted): 6 GQuarks per cycle (~0.6 KiB) that webrtcbin 1.22 makes from
- * its get-stats ids and never frees, the rest not found yet.
+ * (gst/tourguidesink.cpp, finish_removal): +1.8..2.6 % since (3 runs), still
+ * creeping about 4 KiB per cycle, mostly with get-stats (quality-interval=0
+ * makes it 0.5 KiB). A 16 KiB block leaked per departure fails it (+10 %).
+ * The heap in use (mallinfo2) still grows about 1.5 KiB per cycle (+6 %,
+ * reported, not asserted): 6 GQuarks per cycle (~0.6 KiB) that webrtcbin
+ * 1.22 makes from its get-stats ids and never frees, the rest not found yet.
  *
  * Run it by hand (from build/, with the environment meson gives e2e tests):
  *   ../tests/e2e/netns-run.sh tests/e2e/tourcast-e2e --gtest_filter=Cycles.*
