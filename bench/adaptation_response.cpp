@@ -9,8 +9,8 @@
  * attendee (tourcast-level-changed). Both carry epoch-ms timestamps. Battery low is the
  * attendee's status message, published into Redis as its signaller does.
  *
- * Each scenario runs for tourcast's defaults (RTCP every ~0.5 s, stats on every RTCP
- * report and at least every 1 s) and for
+ * Each scenario runs for tourcast's defaults (RTCP every ~0.5 s, stats every 1 s and on
+ * every RTCP report) and for
  * the same elements at webrtcbin's defaults (RTCP every ~5 s, stats every 5 s), in the
  * same session, alternating. A plain webrtcbin fan-out with one shared encoder (the
  * naive baseline of the other benchmarks) never adapts: it is listed with null times.

@@ -82,9 +82,8 @@ void install_channel_properties(GObjectClass *klass, const char *latency_blurb) 
   g_object_class_install_property(
       klass, CHANNEL_PROP_QUALITY_INTERVAL,
       g_param_spec_uint("quality-interval", "Quality interval",
-                        "Longest time in milliseconds between quality measurements of each "
-                        "connection (tourcast-quality messages; each RTCP report also causes "
-                        "one); 0 turns quality monitoring off",
+                        "Milliseconds between quality measurements of each connection "
+                        "(tourcast-quality messages); 0 turns quality monitoring off",
                         0, 60000, ChannelSettings().quality_interval_ms, flags));
   g_object_class_install_property(
       klass, CHANNEL_PROP_RTCP_INTERVAL,

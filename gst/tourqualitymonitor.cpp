@@ -5,9 +5,8 @@
  * SECTION:element-tourqualitymonitor
  * @title: tourqualitymonitor
  *
- * Measures one WebRTC connection: at least every #TourQualityMonitor:interval,
- * and whenever #TourQualityMonitor::poll asks, it asks a `webrtcbin` for its
- * statistics, computes the seed's ConnectionMetrics
+ * Measures one WebRTC connection: every #TourQualityMonitor:interval it asks
+ * a `webrtcbin` for its statistics, computes the seed's ConnectionMetrics
  * (rtt, jitter, packets lost and received over the last interval, loss rate,
  * codec) and the 0-100 quality score with its category (excellent, good,
  * fair, poor, critical), posts them as an element message `tourcast-quality`
@@ -132,16 +131,6 @@ static gboolean on_poll(gpointer data) {
     if (self->priv->webrtcbin && !self->priv->poll_in_flight) {
       webrtcbin = GST_ELEMENT(gst_object_ref(self->priv->webrtcbin));
       self->priv->poll_in_flight = true;
-      /* The interval is the longest time without a measurement: one asked
-       * for now (on each RTCP report, a few times a second) pushes the
-       * timer's back, so a connection whose reports arrive costs one
-       * get-stats per report and none more (get-stats walks all of
-       * webrtcbin, on its thread). When the timer fires itself, GLib sets
-       * its next time after this. */
-      if (self->priv->timer)
-        g_source_set_ready_time(
-            self->priv->timer,
-            g_get_monotonic_time() + (gint64)self->priv->interval_ms * G_TIME_SPAN_MILLISECOND);
     }
   }
   if (webrtcbin) {
@@ -362,10 +351,8 @@ static void tour_quality_monitor_class_init(TourQualityMonitorClass *klass) {
                           nullptr, flags));
   g_object_class_install_property(
       gobject_class, PROP_INTERVAL,
-      g_param_spec_uint("interval", "Interval",
-                        "Longest time between two measurements, in milliseconds; a measurement "
-                        "asked for by poll starts it again",
-                        100, 60000, DEFAULT_INTERVAL_MS, flags));
+      g_param_spec_uint("interval", "Interval", "Milliseconds between measurements", 100, 60000,
+                        DEFAULT_INTERVAL_MS, flags));
   g_object_class_install_property(
       gobject_class, PROP_PEER_ID,
       g_param_spec_string("peer-id", "Peer id",
@@ -381,11 +368,9 @@ static void tour_quality_monitor_class_init(TourQualityMonitorClass *klass) {
   /**
    * TourQualityMonitor::poll:
    *
-   * Measures now (tourwebrtcbin asks for one whenever an RTCP report
-   * arrives) and starts #TourQualityMonitor:interval again from now, so
-   * while reports arrive more often than the interval only they cause
-   * measurements. Ignored unless playing; at most one request is in flight
-   * at a time.
+   * Measures now, besides the interval's measurements (tourwebrtcbin asks
+   * for one whenever an RTCP report arrives). Ignored unless playing; at
+   * most one request is in flight at a time.
    */
   g_signal_new_class_handler("poll", G_TYPE_FROM_CLASS(klass),
                              (GSignalFlags)(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),

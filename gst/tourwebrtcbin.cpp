@@ -1833,9 +1833,8 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
   g_object_class_install_property(
       gobject_class, PROP_QUALITY_INTERVAL,
       g_param_spec_uint("quality-interval", "Quality interval",
-                        "Longest time in milliseconds between quality measurements "
-                        "(tourcast-quality messages from a child tourqualitymonitor, which also "
-                        "measures on each RTCP report); 0 turns quality monitoring off",
+                        "Milliseconds between quality measurements (tourcast-quality messages "
+                        "from a child tourqualitymonitor); 0 turns quality monitoring off",
                         0, 60000, DEFAULT_QUALITY_INTERVAL_MS, ready_flags));
   g_object_class_install_property(
       gobject_class, PROP_RTCP_INTERVAL,

@@ -104,28 +104,6 @@ TEST(Quality, NoStatsYetIsNotANumberProblem) {
   gst_structure_free(s);
 }
 
-TEST(Quality, PollsStartTheIntervalAgain) {
-  /* tourwebrtcbin polls its monitor on each RTCP report: while polls come
-   * more often than the interval they are the only measurements (each one
-   * a get-stats walk of webrtcbin); without them the interval measures. */
-  Pipeline lonely("webrtcbin name=w tourqualitymonitor name=monitor target=w interval=1000");
-  ASSERT_TRUE(lonely.ok()) << lonely.parse_error();
-  ASSERT_NE(lonely.play(), GST_STATE_CHANGE_FAILURE);
-  ASSERT_TRUE(lonely.wait_element_message("tourcast-quality", 5000));
-  lonely.forget_element_messages();
-  const size_t polls = 10;
-  for (size_t i = 0; i < polls; i++) {
-    g_signal_emit_by_name(lonely.get("monitor"), "poll");
-    g_usleep(400 * 1000);
-  }
-  size_t measured =
-      lonely.for_each_element_message("tourcast-quality", [](const GstStructure *) {});
-  EXPECT_GE(measured, 1u);
-  EXPECT_LE(measured, polls) << "the interval measured besides polls 400 ms apart";
-  lonely.forget_element_messages();
-  EXPECT_TRUE(lonely.wait_element_message("tourcast-quality", 3000)) << "no more polls";
-}
-
 TEST(Quality, TargetThatIsNotAWebrtcbinIsAnError) {
   Pipeline wrong("fakesrc name=f ! fakesink tourqualitymonitor target=f");
   ASSERT_TRUE(wrong.ok()) << wrong.parse_error();
