@@ -244,6 +244,7 @@ struct ProcSample {
   double rss_mib = 0;
   double cpu_s = 0;
   std::map<std::string, int> by_name;
+  std::map<std::string, double> cpu_s_by_name; /* CPU seconds of each kind's threads so far */
 };
 
 /* Thread names with their digits dropped ("nicesrc12" and "nicesrc3" are one kind). */
@@ -259,6 +260,23 @@ std::string thread_kind(std::string comm) {
   return kind.empty() ? "(digits)" : kind;
 }
 
+/* utime + stime of a /proc/.../stat line, in seconds; 0 if unreadable. */
+double cpu_seconds_of_stat(const std::string &stat) {
+  size_t paren = stat.rfind(')');
+  if (paren == std::string::npos || paren + 2 > stat.size())
+    return 0;
+  std::istringstream fields(stat.substr(paren + 2));
+  std::vector<std::string> f;
+  std::string field;
+  while (fields >> field)
+    f.push_back(field);
+  // after ")": state(0) ... utime is field 14 of the whole line, index 11 here
+  if (f.size() <= 12)
+    return 0;
+  return (std::strtod(f[11].c_str(), nullptr) + std::strtod(f[12].c_str(), nullptr)) /
+         static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 ProcSample sample_process(pid_t pid) {
   ProcSample s;
   std::string base = "/proc/" + std::to_string(pid);
@@ -266,7 +284,10 @@ ProcSample sample_process(pid_t pid) {
   if (dir) {
     while (const gchar *tid = g_dir_read_name(dir)) {
       s.threads++;
-      s.by_name[thread_kind(read_text(base + "/task/" + tid + "/comm"))]++;
+      std::string task = base + "/task/" + tid;
+      std::string kind = thread_kind(read_text(task + "/comm"));
+      s.by_name[kind]++;
+      s.cpu_s_by_name[kind] += cpu_seconds_of_stat(read_text(task + "/stat"));
     }
     g_dir_close(dir);
   }
@@ -275,19 +296,7 @@ ProcSample sample_process(pid_t pid) {
   while (std::getline(status, line))
     if (line.rfind("VmRSS:", 0) == 0)
       s.rss_mib = std::strtod(line.c_str() + 6, nullptr) / 1024.0;
-  std::string stat = read_text(base + "/stat");
-  size_t paren = stat.rfind(')');
-  if (paren != std::string::npos) {
-    std::istringstream fields(stat.substr(paren + 2));
-    std::vector<std::string> f;
-    std::string field;
-    while (fields >> field)
-      f.push_back(field);
-    // after ")": state(0) ... utime is field 14 of the whole line, index 11 here
-    if (f.size() > 12)
-      s.cpu_s = (std::strtod(f[11].c_str(), nullptr) + std::strtod(f[12].c_str(), nullptr)) /
-                static_cast<double>(sysconf(_SC_CLK_TCK));
-  }
+  s.cpu_s = cpu_seconds_of_stat(read_text(base + "/stat"));
   return s;
 }
 
@@ -314,6 +323,7 @@ struct TourcastRun {
   double all_started_ms = 0;  // last receiver's last set_state, from t0
   ProcSample idle, busy;
   double cpu_cores = -1;
+  std::map<std::string, double> cpu_cores_by_kind; /* over the steady window */
   int heard = 0;
   std::vector<std::string> failures;
 };
@@ -464,6 +474,11 @@ TourcastRun run_tourcast(const Options &o, int number, const std::string &self) 
     g_usleep(static_cast<gulong>(o.steady_s * 1e6));
     run.busy = sample_process(guide);
     run.cpu_cores = (run.busy.cpu_s - before.cpu_s) / o.steady_s;
+    for (const auto &[kind, cpu_s] : run.busy.cpu_s_by_name) {
+      auto was = before.cpu_s_by_name.find(kind);
+      run.cpu_cores_by_kind[kind] =
+          (cpu_s - (was == before.cpu_s_by_name.end() ? 0 : was->second)) / o.steady_s;
+    }
   }
   for (pid_t r : receivers)
     bench::stop_child(r, SIGTERM);
@@ -632,6 +647,7 @@ int main(int argc, char **argv) {
   std::map<std::string, bench::Samples> phase;  // state -> ms from t0
   std::vector<double> threads_per, rss_per, cpu_per_1000, naive_threads, naive_rss, naive_cpu,
       guide_threads, guide_rss, guide_cpu, guide_idle_threads, guide_idle_rss, late, all_started;
+  std::map<std::string, std::vector<double>> cpu_by_kind; /* per run, cores */
   std::map<std::string, int> kinds_busy, kinds_idle;
   json failures = json::array();
   bool all_heard = true;
@@ -668,6 +684,8 @@ int main(int argc, char **argv) {
           cpu_per_1000.push_back(t.cpu_cores / n * 1000);
           kinds_busy = t.busy.by_name;
           kinds_idle = t.idle.by_name;
+          for (const auto &[kind, cores] : t.cpu_cores_by_kind)
+            cpu_by_kind[kind].push_back(cores);
         }
         fprintf(stderr, "   tourcast: %d/%d heard, median %.0f ms from the common start\n", t.heard,
                 o.attendees, bench::median(from_start).value_or(-1));
@@ -710,6 +728,17 @@ int main(int argc, char **argv) {
     phases[p.first] = {{"median", bench::to_json(bench::median(p.second))},
                        {"p99", bench::to_json(bench::percentile(p.second, 99))},
                        {"count", bench::present(p.second).size()}};
+  /* Where the guide's steady CPU goes, by thread kind: median over runs, the
+   * biggest first. */
+  std::vector<std::pair<std::string, double>> kind_cpu;
+  for (const auto &[kind, cores] : cpu_by_kind)
+    kind_cpu.emplace_back(kind, median_of(cores).value_or(0));
+  std::sort(kind_cpu.begin(), kind_cpu.end(),
+            [](const auto &a, const auto &b) { return a.second > b.second; });
+  json cpu_kinds = json::array();
+  for (const auto &[kind, cores] : kind_cpu)
+    if (cores > 0)
+      cpu_kinds.push_back({{"thread", kind}, {"cpu_cores", round2(cores * 1000) / 1000}});
   json kinds_per = json::object();
   for (const auto &k : kinds_busy) {
     int idle = kinds_idle.count(k.first) ? kinds_idle.at(k.first) : 0;
@@ -735,6 +764,7 @@ int main(int argc, char **argv) {
                       {{"threads", med(guide_threads)},
                        {"rss_mib", med(guide_rss)},
                        {"cpu_cores", med(guide_cpu)},
+                       {"cpu_cores_by_thread_kind", cpu_kinds},
                        {"thread_kinds", thread_kinds_json(kinds_busy)}}},
                      {"threads_per_attendee", med(threads_per)},
                      {"rss_mib_per_attendee", med(rss_per)},

@@ -76,7 +76,6 @@ using namespace tourcast;
 #define DEFAULT_REPORT_INTERVAL_MS 2000
 #define DEFAULT_PEER_LATENCY_MS 200u /* webrtcbin's; the guide side only receives RTCP */
 #define DEFAULT_MAX_JOINING 32
-#define PEER_QUEUE_MAX_TIME_NS (200 * GST_MSECOND)
 
 enum {
   PROP_MAX_ATTENDEES = CHANNEL_PROP_LAST,
@@ -102,7 +101,6 @@ namespace {
 struct Peer {
   std::string id;
   std::string join_id;
-  GstElement *queue = nullptr;
   GstElement *webrtc = nullptr;
   GstPad *output = nullptr; /* the router's src pad for this attendee */
 
@@ -301,12 +299,9 @@ static gboolean finish_removal(gpointer data) {
   /* The guide itself may be changing state meanwhile: keep it from moving
    * the branch back up after we set it to NULL. */
   gst_element_set_locked_state(peer->webrtc, TRUE);
-  gst_element_set_locked_state(peer->queue, TRUE);
   gst_element_set_state(peer->webrtc, GST_STATE_NULL);
-  gst_element_set_state(peer->queue, GST_STATE_NULL);
-  gst_bin_remove_many(GST_BIN(self), peer->webrtc, peer->queue, nullptr);
+  gst_bin_remove(GST_BIN(self), peer->webrtc);
   gst_object_unref(peer->webrtc);
-  gst_object_unref(peer->queue);
   self->priv->ladder->remove_output(peer->output);
   peer->output = nullptr;
   run_reconcile(self);
@@ -428,11 +423,6 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
   peer->on_air = peer->chooser.level();
   gchar *session = offer ? g_strdup(join_id.c_str())
                          : g_strdup_printf("%08x%08x", g_random_int(), g_random_int());
-  peer->queue = gst_element_factory_make("queue", nullptr);
-  /* A peer whose DTLS handshake is still running blocks its branch; leaking
-   * old buffers keeps the router (and every other attendee) moving. */
-  g_object_set(peer->queue, "leaky", 2, "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time",
-               (guint64)PEER_QUEUE_MAX_TIME_NS, nullptr);
   peer->webrtc = GST_ELEMENT(g_object_new(
       TOUR_TYPE_WEBRTC_BIN, "role", TOUR_ROLE_GUIDE, "peer-id", id.c_str(), "session-id", session,
       "latency", channel.latency_ms >= 0 ? (guint)channel.latency_ms : DEFAULT_PEER_LATENCY_MS,
@@ -444,23 +434,28 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
   TourSignaller *signaller = priv->signaller.ref();
   tour_webrtc_bin_set_shared_signaller(TOUR_WEBRTC_BIN(peer->webrtc), signaller);
   g_object_unref(signaller);
-  gst_object_ref_sink(peer->queue);
   gst_object_ref_sink(peer->webrtc);
-  gst_bin_add_many(GST_BIN(self), peer->queue, peer->webrtc, nullptr);
-  if (!gst_element_link_pads(peer->queue, "src", peer->webrtc, "sink")) {
+  gst_bin_add(GST_BIN(self), peer->webrtc);
+  /* The router pushes into the peer on its own streaming thread, with no
+   * queue (and no thread) per attendee in between: nothing on that path
+   * blocks. The peer drops audio until it is connected (its media gate),
+   * and webrtcbin 1.22 holds RTP back only until the DTLS keys are set
+   * (transportsendbin's pad block, lifted on dtlssrtpenc's on-key-set, which
+   * comes before DTLS, and so the peer, reports connected); its clocksync
+   * (sync=false, see decide_pacing) and nicesink do not wait on the clock and
+   * libnice sends without blocking. */
+  GstPad *webrtc_sink = gst_element_request_pad_simple(peer->webrtc, "sink");
+  if (webrtc_sink == nullptr) {
     GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("could not link the peer for %s", id.c_str()),
                       (nullptr));
-    gst_bin_remove_many(GST_BIN(self), peer->webrtc, peer->queue, nullptr);
+    gst_bin_remove(GST_BIN(self), peer->webrtc);
     gst_object_unref(peer->webrtc);
-    gst_object_unref(peer->queue);
     return;
   }
   gst_element_sync_state_with_parent(peer->webrtc);
-  gst_element_sync_state_with_parent(peer->queue);
   peer->output = priv->ladder->add_output(peer->on_air);
-  GstPad *queue_sink = gst_element_get_static_pad(peer->queue, "sink");
-  gst_pad_link(peer->output, queue_sink);
-  gst_object_unref(queue_sink);
+  gst_pad_link(peer->output, webrtc_sink);
+  gst_object_unref(webrtc_sink);
 
   guint count;
   const QualityLevel level = peer->on_air;
