@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -24,6 +25,36 @@
 #include <nlohmann/json.hpp>
 
 namespace bench {
+
+/* The tourcast guide the benchmarks run: a live 440 Hz tone into tourguidesink, its
+ * defaults except channel (@tour/en), Redis and ICE address; append properties to it. */
+inline std::vector<std::string> guide_argv(const std::string &tour, const std::string &redis_url,
+                                           const std::string &ice_address) {
+  return {"gst-launch-1.0",
+          "audiotestsrc",
+          "is-live=true",
+          "freq=440",
+          "!",
+          "audio/x-raw,rate=48000,channels=1",
+          "!",
+          "tourguidesink",
+          "tour=" + tour,
+          "language=en",
+          "redis-url=" + redis_url,
+          "ice-addresses=" + ice_address};
+}
+
+/* The 1-minute load average, -1 if unknown. */
+inline double load_average() {
+  double one = -1;
+  FILE *f = fopen("/proc/loadavg", "r");
+  if (f) {
+    if (fscanf(f, "%lf", &one) != 1)
+      one = -1;
+    fclose(f);
+  }
+  return one;
+}
 
 inline std::string read_text(const std::string &path) {
   std::ifstream in(path);

@@ -413,18 +413,7 @@ TourcastRun run_tourcast(const Options &o, int number, const std::string &self) 
       dir + "/redis.log", dir + "/redis.log");
   for (int i = 0; i < 100 && !port_open(kGuideAddress, kRedisPort); i++)
     g_usleep(50 * 1000);
-  std::vector<std::string> guide_argv = {"gst-launch-1.0",
-                                         "audiotestsrc",
-                                         "is-live=true",
-                                         "freq=440",
-                                         "!",
-                                         "audio/x-raw,rate=48000,channels=1",
-                                         "!",
-                                         "tourguidesink",
-                                         "tour=" + tour,
-                                         "language=en",
-                                         "redis-url=" + url,
-                                         std::string("ice-addresses=") + kGuideAddress};
+  std::vector<std::string> guide_argv = bench::guide_argv(tour, url, kGuideAddress);
   guide_argv.insert(guide_argv.end(), o.guide_properties.begin(), o.guide_properties.end());
   pid_t guide = bench::spawn_child(guide_argv, dir + "/guide.log", dir + "/guide.log", "", env);
   // The guide speaks before anyone joins; its idle figures are the base line.

@@ -236,18 +236,6 @@ void mark_reached(Attendee *a, std::atomic<gint64> *when, const char *what) {
 
 // Restricts the agent to the benchmark's address. Must run before the first
 // set-local-description, which is when webrtcbin starts gathering.
-bool configure_ice(GstElement *webrtc, const std::string &address) {
-  GObject *ice = nullptr;
-  g_object_get(webrtc, "ice-agent", &ice, nullptr);  // a full reference: never ref_sink it
-  if (!ice)
-    return false;
-  gboolean added = FALSE;
-  g_signal_emit_by_name(ice, "add-local-ip-address", address.c_str(), &added);
-  tour_ice_agent_disable_upnp(ice);
-  g_object_unref(ice);
-  return added;
-}
-
 void deliver(GstElement *to, const std::vector<std::pair<guint, std::string>> &candidates) {
   for (const auto &candidate : candidates)
     g_signal_emit_by_name(to, "add-ice-candidate", candidate.first, candidate.second.c_str());
@@ -542,7 +530,8 @@ bool join(Run *run, Attendee *a, gint64 join_us) {
     run->fail("webrtcbin (gst-plugins-bad) is missing");
     return false;
   }
-  if (!configure_ice(a->sender, options.address) || !configure_ice(a->receiver, options.address)) {
+  if (!tour_webrtcbin_use_address(G_OBJECT(a->sender), options.address.c_str()) ||
+      !tour_webrtcbin_use_address(G_OBJECT(a->receiver), options.address.c_str())) {
     run->fail("add-local-ip-address " + options.address + " failed: not an address of this host?");
     return false;
   }

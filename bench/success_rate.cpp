@@ -170,18 +170,6 @@ bool read_lines(int fd, std::string *buffer, std::vector<std::string> *lines) {
   return true;
 }
 
-bool restrict_ice(GstElement *webrtc, const std::string &address) {
-  GObject *ice = nullptr;
-  g_object_get(webrtc, "ice-agent", &ice, nullptr);
-  if (!ice)
-    return false;
-  gboolean added = FALSE;
-  g_signal_emit_by_name(ice, "add-local-ip-address", address.c_str(), &added);
-  tour_ice_agent_disable_upnp(ice);
-  g_object_unref(ice);
-  return added;
-}
-
 GstWebRTCSessionDescription *parse_description(const std::string &text, GstWebRTCSDPType type) {
   GstSDPMessage *sdp = nullptr;
   gst_sdp_message_new_from_text(text.c_str(), &sdp);
@@ -410,7 +398,7 @@ gboolean naive_sender_accept(gint fd, GIOCondition, gpointer data) {
   // must not stall the shared tee, and with it every other attendee.
   g_object_set(p->queue, "leaky", 2 /* downstream */, nullptr);
   p->webrtc = gst_element_factory_make("webrtcbin", nullptr);
-  if (!restrict_ice(p->webrtc, sender->address))
+  if (!tour_webrtcbin_use_address(G_OBJECT(p->webrtc), sender->address.c_str()))
     g_printerr("naive-sender: add-local-ip-address %s failed\n", sender->address.c_str());
   g_signal_connect(p->webrtc, "on-ice-candidate", G_CALLBACK(naive_sender_candidate), p);
   gst_bin_add_many(GST_BIN(sender->pipeline), p->queue, p->webrtc, nullptr);
@@ -779,7 +767,7 @@ bool build_naive_receiver(Listener *l) {
   if (!l->webrtc)
     return false;
   g_object_set(l->webrtc, "latency", 200u, nullptr);
-  if (!restrict_ice(l->webrtc, l->options.address))
+  if (!tour_webrtcbin_use_address(G_OBJECT(l->webrtc), l->options.address.c_str()))
     return false;
   g_signal_connect(l->webrtc, "on-ice-candidate", G_CALLBACK(naive_receiver_candidate), l);
   g_signal_connect(l->webrtc, "pad-added", G_CALLBACK(naive_receiver_pad), l);
@@ -1146,17 +1134,6 @@ bool parse_options(int argc, char **argv, Options *o, JoinOptions *join, std::st
   return ok;
 }
 
-double load_average() {
-  double one = -1;
-  FILE *f = fopen("/proc/loadavg", "r");
-  if (f) {
-    if (fscanf(f, "%lf", &one) != 1)
-      one = -1;
-    fclose(f);
-  }
-  return one;
-}
-
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -1207,7 +1184,7 @@ int main(int argc, char **argv) {
   }
   std::string dir = tmpl;
   gint64 began = epoch_ms();
-  double load_before = load_average();
+  double load_before = bench::load_average();
 
   json scenarios = json::array();
   bool all_ok = true, setup_failed = false;
@@ -1240,18 +1217,7 @@ int main(int argc, char **argv) {
                  prefix + "-redis.log");
     for (int i = 0; i < 100 && !port_open_in(net.guide_ns(), net.guide_addr(), kRedisPort); i++)
       g_usleep(50 * 1000);
-    std::vector<std::string> guide_argv = {"gst-launch-1.0",
-                                           "audiotestsrc",
-                                           "is-live=true",
-                                           "freq=440",
-                                           "!",
-                                           "audio/x-raw,rate=48000,channels=1",
-                                           "!",
-                                           "tourguidesink",
-                                           "tour=success",
-                                           "language=en",
-                                           "redis-url=" + url,
-                                           "ice-addresses=" + net.guide_addr()};
+    std::vector<std::string> guide_argv = bench::guide_argv("success", url, net.guide_addr());
     pid_t guide = spawn_in(net.guide_ns(), guide_argv, prefix + "-guide.log");
     pid_t sender = -1;
     if (o.naive)
@@ -1350,7 +1316,7 @@ int main(int argc, char **argv) {
       {"started_epoch_ms", began},
       {"duration_s", (epoch_ms() - began) / 1000},
       {"loadavg_1m_before", load_before},
-      {"loadavg_1m_after", load_average()},
+      {"loadavg_1m_after", bench::load_average()},
       {"cpus", g_get_num_processors()},
       {"interrupted", interrupted != 0},
       {"scenarios", scenarios},

@@ -18,3 +18,17 @@ static inline void tour_ice_agent_disable_upnp(GObject *ice) {
     g_object_unref(agent);
   }
 }
+
+/* A plain webrtcbin (the benchmarks' naive baseline) gathering on @address only, UPnP off.
+ * FALSE if it has no ICE agent or libnice refused the address. */
+static inline gboolean tour_webrtcbin_use_address(GObject *webrtc, const char *address) {
+  GObject *ice = NULL;
+  g_object_get(webrtc, "ice-agent", &ice, NULL); /* a full reference: never ref_sink it */
+  if (ice == NULL)
+    return FALSE;
+  gboolean added = FALSE;
+  g_signal_emit_by_name(ice, "add-local-ip-address", address, &added);
+  tour_ice_agent_disable_upnp(ice);
+  g_object_unref(ice);
+  return added;
+}
