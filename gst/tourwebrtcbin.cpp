@@ -70,6 +70,11 @@ using namespace tourcast;
  * satellite hop is ~300 ms): see hold_answerer_checks(). */
 #define DEFAULT_ANSWERER_CHECK_DELAY_MS 1000
 #define DEFAULT_ADAPTIVE_CHECK_TIMEOUT TRUE
+/* libnice's default Ta is 20 ms; RFC 8445 allows 5 ms. With tourcast's one or
+ * two candidate pairs per peer, each Ta tick before the first check is time
+ * to first audio; the retransmission timeout stays 500 ms (see
+ * on_initial_binding_request). */
+#define DEFAULT_ICE_CHECK_PACING_MS 5
 #define DEFAULT_CANDIDATE_BUFFER 64
 /* The monitor also measures whenever an RTCP report arrives (every
  * 250-750 ms at the default rtcp-interval): the interval is the fallback. */
@@ -91,6 +96,7 @@ enum {
   PROP_ICE_TCP,
   PROP_ANSWERER_CHECK_DELAY,
   PROP_ADAPTIVE_CHECK_TIMEOUT,
+  PROP_ICE_CHECK_PACING,
   PROP_QUALITY_INTERVAL,
   PROP_RTCP_INTERVAL,
   PROP_SYNC,
@@ -145,6 +151,7 @@ struct TourWebRTCBinPrivate {
   bool ice_tcp = DEFAULT_ICE_TCP;
   guint answerer_check_delay_ms = DEFAULT_ANSWERER_CHECK_DELAY_MS;
   bool adaptive_check_timeout = DEFAULT_ADAPTIVE_CHECK_TIMEOUT;
+  guint ice_check_pacing_ms = DEFAULT_ICE_CHECK_PACING_MS;
   guint quality_interval_ms = DEFAULT_QUALITY_INTERVAL_MS;
   std::atomic<guint> rtcp_interval_ms{DEFAULT_RTCP_INTERVAL_MS};
   std::atomic<bool> sync{DEFAULT_SYNC};
@@ -1262,6 +1269,7 @@ GstElement *tour_webrtc_bin_new_like(TourWebRTCBin *self) {
     to->ice_tcp = priv->ice_tcp;
     to->answerer_check_delay_ms = priv->answerer_check_delay_ms;
     to->adaptive_check_timeout = priv->adaptive_check_timeout;
+    to->ice_check_pacing_ms = priv->ice_check_pacing_ms;
     to->quality_interval_ms = priv->quality_interval_ms;
     to->rtcp_interval_ms.store(priv->rtcp_interval_ms.load());
     to->recoverable = priv->recoverable;
@@ -1376,11 +1384,13 @@ static bool configure_ice(TourWebRTCBin *self) {
   std::string addresses;
   bool tcp;
   guint latency;
+  guint check_pacing_ms;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     addresses = priv->ice_addresses;
     tcp = priv->ice_tcp;
     latency = priv->latency_ms;
+    check_pacing_ms = priv->ice_check_pacing_ms;
   }
   g_object_set(priv->webrtc, "latency", latency, nullptr);
   GObject *ice = nullptr;
@@ -1394,6 +1404,7 @@ static bool configure_ice(TourWebRTCBin *self) {
     GObject *agent = nullptr;
     g_object_get(ice, "agent", &agent, nullptr);
     if (agent) {
+      g_object_set(agent, "stun-pacing-timer", check_pacing_ms, nullptr);
       connect_weak(agent, "initial-binding-request-received",
                    G_CALLBACK(on_initial_binding_request), self);
       g_object_unref(agent);
@@ -1713,6 +1724,9 @@ static void tour_webrtc_bin_set_property(GObject *object, guint prop_id, const G
     case PROP_ADAPTIVE_CHECK_TIMEOUT:
       priv->adaptive_check_timeout = g_value_get_boolean(value);
       break;
+    case PROP_ICE_CHECK_PACING:
+      priv->ice_check_pacing_ms = g_value_get_uint(value);
+      break;
     case PROP_RTCP_INTERVAL:
       priv->rtcp_interval_ms.store(g_value_get_uint(value));
       break;
@@ -1787,6 +1801,9 @@ static void tour_webrtc_bin_get_property(GObject *object, guint prop_id, GValue 
       break;
     case PROP_ADAPTIVE_CHECK_TIMEOUT:
       g_value_set_boolean(value, priv->adaptive_check_timeout);
+      break;
+    case PROP_ICE_CHECK_PACING:
+      g_value_set_uint(value, priv->ice_check_pacing_ms);
       break;
     case PROP_RTCP_INTERVAL:
       g_value_set_uint(value, priv->rtcp_interval_ms.load());
@@ -1929,6 +1946,13 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
           "before their responses arrive and stalls on long round trips); posts a "
           "tourcast-ice-timing message",
           DEFAULT_ADAPTIVE_CHECK_TIMEOUT, ready_flags));
+  g_object_class_install_property(
+      gobject_class, PROP_ICE_CHECK_PACING,
+      g_param_spec_uint("ice-check-pacing", "ICE check pacing",
+                        "Milliseconds between two new connectivity checks (libnice's "
+                        "stun-pacing-timer, RFC 8445's Ta; libnice's own default is 20); the "
+                        "check retransmission timeout stays at least 500 ms",
+                        5, 1000, DEFAULT_ICE_CHECK_PACING_MS, ready_flags));
   g_object_class_install_property(
       gobject_class, PROP_QUALITY_INTERVAL,
       g_param_spec_uint("quality-interval", "Quality interval",
