@@ -48,6 +48,7 @@
 #include <gst/webrtc/webrtc.h>
 
 #include "ice-agent.h"
+#include "shared-ice.h"
 #include "check_timeout.h"
 #include "ice_buffer.h"
 #include "payload-type-rewrite.h"
@@ -101,6 +102,7 @@ enum {
   PROP_LOCAL_ICE_UFRAG,
   PROP_REMOTE_ICE_UFRAG,
   PROP_REMOTE_OFFER,
+  PROP_SHARED_ICE_AGENT,
   PROP_TIMEOUT_FIRST, /* one property per state, in ConnectionState order */
 };
 
@@ -155,6 +157,9 @@ struct TourWebRTCBinPrivate {
    * the payload type it gave Opus (-1: unknown). */
   std::string remote_offer;
   gint remote_offer_pt = -1;
+  /* Guide side, offering: the libnice agent this peer shares with the guide's
+   * other peers (construct only; NULL: webrtcbin's own agent and thread). */
+  TourSharedIceAgent *shared_ice_agent = nullptr;
   TourSignaller *signaller = nullptr;
   bool signaller_shared = false;
   bool signaller_started = false;
@@ -1249,7 +1254,8 @@ void tour_webrtc_bin_expect_new_session(TourWebRTCBin *self) {
 GstElement *tour_webrtc_bin_new_like(TourWebRTCBin *self) {
   g_return_val_if_fail(TOUR_IS_WEBRTC_BIN(self), nullptr);
   TourWebRTCBinPrivate *priv = self->priv;
-  auto *copy = TOUR_WEBRTC_BIN(g_object_new(TOUR_TYPE_WEBRTC_BIN, nullptr));
+  auto *copy = TOUR_WEBRTC_BIN(
+      g_object_new(TOUR_TYPE_WEBRTC_BIN, "shared-ice-agent", priv->shared_ice_agent, nullptr));
   TourWebRTCBinPrivate *to = copy->priv;
   TourSignaller *signaller = nullptr;
   bool shared;
@@ -1376,11 +1382,13 @@ static bool configure_ice(TourWebRTCBin *self) {
   std::string addresses;
   bool tcp;
   guint latency;
+  bool adaptive;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     addresses = priv->ice_addresses;
     tcp = priv->ice_tcp;
     latency = priv->latency_ms;
+    adaptive = priv->adaptive_check_timeout;
   }
   g_object_set(priv->webrtc, "latency", latency, nullptr);
   GObject *ice = nullptr;
@@ -1390,7 +1398,11 @@ static bool configure_ice(TourWebRTCBin *self) {
   if (g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "ice-tcp"))
     g_object_set(ice, "ice-tcp", tcp ? TRUE : FALSE, nullptr);
   tour_ice_agent_disable_upnp(ice);
-  if (g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "agent")) {
+  /* The pacing timer it sets is the whole agent's: a shared agent's peers go
+   * without (tourguidesink turns adaptive-check-timeout off for them). */
+  if (TOUR_IS_SHARED_ICE_PEER(ice) && adaptive)
+    GST_WARNING_OBJECT(self, "adaptive-check-timeout is ignored on a shared ICE agent");
+  else if (adaptive && g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "agent")) {
     GObject *agent = nullptr;
     g_object_get(ice, "agent", &agent, nullptr);
     if (agent) {
@@ -1645,8 +1657,17 @@ static void on_deep_element_added(GstBin *, GstBin *, GstElement *element, gpoin
 
 static void tour_webrtc_bin_init(TourWebRTCBin *self) {
   self->priv = new TourWebRTCBinPrivate();
+}
+
+/* After the construct-only shared-ice-agent: webrtcbin's "ice-agent" is
+ * construct-only too. */
+static void make_webrtcbin(TourWebRTCBin *self) {
   TourWebRTCBinPrivate *priv = self->priv;
-  priv->webrtc = gst_element_factory_make("webrtcbin", "webrtcbin");
+  /* webrtcbin keeps the reference it is given (1.22: g_value_get_object). */
+  GstWebRTCICE *ice =
+      priv->shared_ice_agent ? tour_shared_ice_peer_new(priv->shared_ice_agent) : nullptr;
+  priv->webrtc =
+      gst_element_factory_make_full("webrtcbin", "name", "webrtcbin", "ice-agent", ice, nullptr);
   g_assert(priv->webrtc != nullptr);
   g_object_set(priv->webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, nullptr);
   gst_bin_add(GST_BIN(self), priv->webrtc);
@@ -1674,6 +1695,7 @@ static void tour_webrtc_bin_dispose(GObject *object) {
 }
 
 static void tour_webrtc_bin_finalize(GObject *object) {
+  g_clear_object(&TOUR_WEBRTC_BIN(object)->priv->shared_ice_agent);
   delete TOUR_WEBRTC_BIN(object)->priv;
   G_OBJECT_CLASS(parent_class)->finalize(object);
 }
@@ -1706,6 +1728,9 @@ static void tour_webrtc_bin_set_property(GObject *object, guint prop_id, const G
       break;
     case PROP_ICE_TCP:
       priv->ice_tcp = g_value_get_boolean(value);
+      break;
+    case PROP_SHARED_ICE_AGENT:
+      priv->shared_ice_agent = TOUR_SHARED_ICE_AGENT(g_value_dup_object(value));
       break;
     case PROP_ANSWERER_CHECK_DELAY:
       priv->answerer_check_delay_ms = g_value_get_uint(value);
@@ -1779,6 +1804,9 @@ static void tour_webrtc_bin_get_property(GObject *object, guint prop_id, GValue 
       g_value_set_string(value,
                          priv->ice_addresses.empty() ? nullptr : priv->ice_addresses.c_str());
       break;
+    case PROP_SHARED_ICE_AGENT:
+      g_value_set_object(value, priv->shared_ice_agent);
+      break;
     case PROP_ICE_TCP:
       g_value_set_boolean(value, priv->ice_tcp);
       break;
@@ -1843,6 +1871,7 @@ static void tour_webrtc_bin_child_proxy_init(gpointer g_iface, gpointer) {
 static void tour_webrtc_bin_constructed(GObject *object) {
   G_OBJECT_CLASS(parent_class)->constructed(object);
   auto *self = TOUR_WEBRTC_BIN(object);
+  make_webrtcbin(self);
   if (self->priv->signaller == nullptr) {
     GObject *signaller = G_OBJECT(g_object_new(TOUR_TYPE_REDIS_SIGNALLER, nullptr));
     set_signaller(self, TOUR_SIGNALLER(signaller), false);
@@ -2000,6 +2029,15 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
                           "the guide answers it, with the peer's Opus payload type, instead of "
                           "offering",
                           nullptr, ready_flags));
+  g_object_class_install_property(
+      gobject_class, PROP_SHARED_ICE_AGENT,
+      g_param_spec_object(
+          "shared-ice-agent", "Shared ICE agent",
+          "Guide only, offering: one libnice agent (and its thread) shared with other peers, "
+          "as tourguidesink's shared-ice-agent makes; NULL: webrtcbin's own agent. "
+          "adaptive-check-timeout does not apply to it",
+          TOUR_TYPE_SHARED_ICE_AGENT,
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS)));
   ConnectionStateMachine defaults(0);
   for (size_t i = 0; i < kTimeoutProperties.size(); i++) {
     const TimeoutProperty &p = kTimeoutProperties[i];
