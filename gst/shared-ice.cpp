@@ -36,20 +36,9 @@ namespace {
 
 /* Where a libnice stream's candidates go. */
 struct Route {
-  GWeakRef *peer;
+  TourSharedIcePeer *peer;
   guint session_id;
 };
-
-GWeakRef *new_weak(gpointer object) {
-  auto *weak = g_new0(GWeakRef, 1);
-  g_weak_ref_init(weak, object);
-  return weak;
-}
-
-void free_weak(GWeakRef *weak) {
-  g_weak_ref_clear(weak);
-  g_free(weak);
-}
 
 }  // namespace
 
@@ -79,6 +68,8 @@ struct _TourSharedIcePeer {
   TourSharedIceAgent *shared;
   std::mutex *lock;
   std::vector<PeerStream> *streams;
+  /* Held while its callback runs (see on_new_candidate); guards the callback. */
+  std::mutex *dispatch_lock;
   GstWebRTCICEOnCandidateFunc on_candidate;
   gpointer on_candidate_data;
   GDestroyNotify on_candidate_notify;
@@ -116,20 +107,15 @@ static gpointer run_agent_thread(gpointer data) {
 }
 
 /* libnice's thread: a local candidate of some peer's stream. */
+/* libnice's thread: a local candidate of some peer's stream. The peer's
+ * callback is webrtcbin's, with webrtcbin itself as its data and no reference:
+ * it is called with the peer's dispatch lock held, which the peer's finalize
+ * (in webrtcbin's dispose) takes after removing its routes, so webrtcbin is
+ * not freed during a call. (GstWebRTCNice gets the same by joining its thread
+ * in its finalize.) Lock order: the agent's lock, then a peer's dispatch lock;
+ * the callback takes webrtcbin's locks, never the agent's. */
 static void on_new_candidate(NiceAgent *agent, NiceCandidate *candidate, gpointer data) {
   auto *self = TOUR_SHARED_ICE_AGENT(data);
-  TourSharedIcePeer *peer = nullptr;
-  guint session_id = 0;
-  {
-    std::lock_guard<std::mutex> guard(*self->lock);
-    auto it = self->routes->find(candidate->stream_id);
-    if (it != self->routes->end()) {
-      peer = static_cast<TourSharedIcePeer *>(g_weak_ref_get(it->second.peer));
-      session_id = it->second.session_id;
-    }
-  }
-  if (peer == nullptr)
-    return; /* its peer is going away */
   if (candidate->username == nullptr || candidate->password == nullptr) {
     gchar *ufrag = nullptr, *password = nullptr;
     if (nice_agent_get_local_credentials(agent, candidate->stream_id, &ufrag, &password)) {
@@ -142,17 +128,19 @@ static void on_new_candidate(NiceAgent *agent, NiceCandidate *candidate, gpointe
     g_free(password);
   }
   gchar *attr = nice_agent_generate_local_candidate_sdp(agent, candidate);
-  GstWebRTCICEOnCandidateFunc func;
-  gpointer func_data;
-  {
-    std::lock_guard<std::mutex> guard(*peer->lock);
-    func = peer->on_candidate;
-    func_data = peer->on_candidate_data;
+  std::unique_lock<std::mutex> routes(*self->lock);
+  auto it = self->routes->find(candidate->stream_id);
+  if (it == self->routes->end()) {
+    g_free(attr); /* its peer is gone */
+    return;
   }
-  if (func)
-    func(GST_WEBRTC_ICE(peer), session_id, attr, func_data);
+  TourSharedIcePeer *peer = it->second.peer;
+  const guint session_id = it->second.session_id;
+  std::lock_guard<std::mutex> dispatch(*peer->dispatch_lock);
+  routes.unlock();
+  if (peer->on_candidate)
+    peer->on_candidate(GST_WEBRTC_ICE(peer), session_id, attr, peer->on_candidate_data);
   g_free(attr);
-  gst_object_unref(peer);
 }
 
 static void tour_shared_ice_agent_constructed(GObject *object) {
@@ -192,8 +180,6 @@ static void tour_shared_ice_agent_finalize(GObject *object) {
   g_object_unref(self->agent);
   g_main_loop_unref(self->loop);
   g_main_context_unref(self->context);
-  for (auto &entry : *self->routes)
-    free_weak(entry.second.peer);
   delete self->routes;
   delete self->local_addresses;
   delete self->lock;
@@ -308,7 +294,7 @@ static GstWebRTCICEStream *peer_add_stream(GstWebRTCICE *ice, guint session_id) 
       GST_TYPE_WEBRTC_NICE_STREAM, "ice", self->shared, "stream-id", nice_stream_id, nullptr));
   {
     std::lock_guard<std::mutex> guard(*self->shared->lock);
-    (*self->shared->routes)[nice_stream_id] = Route{new_weak(self), session_id};
+    (*self->shared->routes)[nice_stream_id] = Route{self, session_id};
   }
   {
     std::lock_guard<std::mutex> guard(*self->lock);
@@ -448,7 +434,7 @@ static void peer_set_on_ice_candidate(GstWebRTCICE *ice, GstWebRTCICEOnCandidate
   GDestroyNotify old_notify;
   gpointer old_data;
   {
-    std::lock_guard<std::mutex> guard(*self->lock);
+    std::lock_guard<std::mutex> guard(*self->dispatch_lock);
     old_notify = self->on_candidate_notify;
     old_data = self->on_candidate_data;
     self->on_candidate = func;
@@ -580,19 +566,21 @@ static void tour_shared_ice_peer_finalize(GObject *object) {
     {
       std::lock_guard<std::mutex> guard(*self->shared->lock);
       auto it = self->shared->routes->find(s.nice_stream_id);
-      if (it != self->shared->routes->end()) {
-        free_weak(it->second.peer);
+      if (it != self->shared->routes->end())
         self->shared->routes->erase(it);
-      }
     }
     nice_agent_remove_stream(agent_of(self), s.nice_stream_id);
     gst_object_unref(s.stream);
   }
+  /* A candidate being handed to webrtcbin now finishes first (see
+   * on_new_candidate). */
+  { std::lock_guard<std::mutex> wait_for_dispatch(*self->dispatch_lock); }
   if (self->on_candidate_notify)
     self->on_candidate_notify(self->on_candidate_data);
   g_free(self->stun_server);
   delete self->streams;
   delete self->lock;
+  delete self->dispatch_lock;
   gst_object_unref(self->shared);
   G_OBJECT_CLASS(tour_shared_ice_peer_parent_class)->finalize(object);
 }
@@ -647,6 +635,7 @@ static void tour_shared_ice_peer_class_init(TourSharedIcePeerClass *klass) {
 
 static void tour_shared_ice_peer_init(TourSharedIcePeer *self) {
   self->lock = new std::mutex();
+  self->dispatch_lock = new std::mutex();
   self->streams = new std::vector<PeerStream>();
 }
 
