@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -42,6 +43,22 @@ inline std::vector<std::string> guide_argv(const std::string &tour, const std::s
           "language=en",
           "redis-url=" + redis_url,
           "ice-addresses=" + ice_address};
+}
+
+/* --guide-property values (NAME=VALUE, repeatable) appended to @out; false,
+ * with a message naming @program, for one without '='. Frees @values. */
+inline bool take_guide_properties(gchar **values, const char *program,
+                                  std::vector<std::string> *out) {
+  bool ok = true;
+  for (gchar **p = values; p && *p; p++) {
+    if (strchr(*p, '=') == nullptr) {
+      fprintf(stderr, "%s: --guide-property wants NAME=VALUE, not \"%s\"\n", program, *p);
+      ok = false;
+    }
+    out->push_back(*p);
+  }
+  g_strfreev(values);
+  return ok;
 }
 
 /* The 1-minute load average, -1 if unknown. */

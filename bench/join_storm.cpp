@@ -574,14 +574,8 @@ bool parse_options(int argc, char **argv, Options *o, bool *receiver, ReceiverOp
     o->naive_fanout = naive;
   if (keep_logs)
     o->keep_logs = keep_logs;
-  for (gchar **p = guide_properties; p && *p; p++) {
-    if (strchr(*p, '=') == nullptr) {
-      fprintf(stderr, "join-storm: --guide-property wants NAME=VALUE, not \"%s\"\n", *p);
-      ok = false;
-    }
-    o->guide_properties.push_back(*p);
-  }
-  g_strfreev(guide_properties);
+  if (!bench::take_guide_properties(guide_properties, "join-storm", &o->guide_properties))
+    ok = false;
   *receiver = is_receiver;
   r->first = first;
   r->count = count;

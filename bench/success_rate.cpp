@@ -851,6 +851,7 @@ struct Options {
   std::vector<std::string> scenarios;
   std::string keep_logs;
   std::string plugin_dir = SUCCESS_PLUGIN_DIR;
+  std::vector<std::string> guide_properties;  // extra tourguidesink NAME=VALUE
 };
 
 volatile sig_atomic_t interrupted = 0;
@@ -1041,6 +1042,7 @@ bool parse_options(int argc, char **argv, Options *o, JoinOptions *join, std::st
   gdouble deadline = o->deadline_s, hold = o->hold_s;
   gboolean no_naive = FALSE;
   gchar **scenarios = nullptr;
+  gchar **guide_properties = nullptr;
   gchar *keep_logs = nullptr, *role_arg = nullptr, *address = nullptr, *redis_url = nullptr,
         *tour = nullptr, *id = nullptr, *socket_path = nullptr, *plugin_dir = nullptr;
   GOptionEntry entries[] = {
@@ -1065,6 +1067,9 @@ bool parse_options(int argc, char **argv, Options *o, JoinOptions *join, std::st
        "Copy every join's output and stderr (and the guides') into DIR", "DIR"},
       {"plugin-dir", 0, 0, G_OPTION_ARG_FILENAME, &plugin_dir, "tourcast's plugin directory",
        "DIR"},
+      {"guide-property", 0, 0, G_OPTION_ARG_STRING_ARRAY, &guide_properties,
+       "A tourguidesink property for tourcast's guide, e.g. shared-ice-agent=true (repeatable)",
+       "NAME=VALUE"},
       {"role", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &role_arg, "", nullptr},
       {"address", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &address, "", nullptr},
       {"redis-url", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &redis_url, "", nullptr},
@@ -1121,6 +1126,8 @@ bool parse_options(int argc, char **argv, Options *o, JoinOptions *join, std::st
     o->keep_logs = keep_logs;
   if (plugin_dir)
     o->plugin_dir = plugin_dir;
+  if (!bench::take_guide_properties(guide_properties, "success-rate", &o->guide_properties))
+    ok = false;
   *role = role_arg ? role_arg : "";
   join->role = *role;
   join->address = address ? address : "";
@@ -1218,6 +1225,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 100 && !port_open_in(net.guide_ns(), net.guide_addr(), kRedisPort); i++)
       g_usleep(50 * 1000);
     std::vector<std::string> guide_argv = bench::guide_argv("success", url, net.guide_addr());
+    guide_argv.insert(guide_argv.end(), o.guide_properties.begin(), o.guide_properties.end());
     pid_t guide = spawn_in(net.guide_ns(), guide_argv, prefix + "-guide.log");
     pid_t sender = -1;
     if (o.naive)
@@ -1303,6 +1311,7 @@ int main(int argc, char **argv) {
       {"batch", o.batch},
       {"deadline_s", o.deadline_s},
       {"hold_s", o.hold_s},
+      {"guide_properties", o.guide_properties},
       {"success",
        "the attendee decodes the guide's 440 Hz tone (a buffer with RMS > 0.05) within "
        "deadline_s of its pipeline going to PLAYING, and still does in the last second of "

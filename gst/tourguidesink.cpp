@@ -61,6 +61,7 @@
 #include "tourcast-enums.h"
 #include "tourcast-worker.h"
 #include "tourredissignaller.h"
+#include "shared-ice.h"
 #include "tourwebrtcbin.h"
 
 GST_DEBUG_CATEGORY(tour_guide_sink_debug);
@@ -76,6 +77,7 @@ using namespace tourcast;
 #define DEFAULT_REPORT_INTERVAL_MS 2000
 #define DEFAULT_PEER_LATENCY_MS 200u /* webrtcbin's; the guide side only receives RTCP */
 #define DEFAULT_MAX_JOINING 32
+#define DEFAULT_SHARED_ICE_AGENT FALSE
 
 enum {
   PROP_MAX_ATTENDEES = CHANNEL_PROP_LAST,
@@ -90,6 +92,7 @@ enum {
   PROP_DIAGNOSTICS,
   PROP_REPORT_INTERVAL,
   PROP_MAX_JOINING,
+  PROP_SHARED_ICE_AGENT,
   PROP_TRIGGERS_FIRST, /* rtt-, loss-, jitter-threshold, upgrade-hold */
 };
 
@@ -159,6 +162,10 @@ struct TourGuideSinkPrivate {
    * attendees waiting meanwhile hear from the signaller that they are
    * queued. */
   guint max_joining = DEFAULT_MAX_JOINING;
+  /* One libnice agent and thread for every peer the guide offers to (made on
+   * the first of them); NULL: webrtcbin's own agent per peer. */
+  bool share_ice_agent = DEFAULT_SHARED_ICE_AGENT;
+  TourSharedIceAgent *shared_ice = nullptr;
   guint joining_count = 0;
   std::deque<PendingJoin> pending_joins;
   GSource *join_source = nullptr;
@@ -392,6 +399,7 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
   QualityLevel initial;
   AdaptationTriggers triggers;
   bool auto_quality;
+  TourSharedIceAgent *shared_ice = nullptr;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     auto it = priv->peers.find(id);
@@ -407,6 +415,13 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
       return;
     }
     channel = priv->channel;
+    /* A browser's offer makes the guide ICE-controlled: such a peer keeps an
+     * agent of its own (the shared one is controlling). */
+    if (priv->share_ice_agent && offer == nullptr) {
+      if (priv->shared_ice == nullptr)
+        priv->shared_ice = tour_shared_ice_agent_new("tourcast-ice");
+      shared_ice = TOUR_SHARED_ICE_AGENT(gst_object_ref(priv->shared_ice));
+    }
     initial = priv->initial_level;
     triggers = priv->triggers;
     auto_quality = priv->auto_quality;
@@ -429,8 +444,14 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
       "ice-addresses", channel.ice_addresses.empty() ? nullptr : channel.ice_addresses.c_str(),
       "quality-interval", channel.quality_interval_ms, "rtcp-interval", channel.rtcp_interval_ms,
       "recoverable", channel.auto_recovery, "sync", FALSE, "max-recovery-requests",
-      2 * channel.max_recovery_attempts, "remote-offer", offer, nullptr));
+      2 * channel.max_recovery_attempts, "remote-offer", offer, "shared-ice-agent", shared_ice,
+      nullptr));
   g_free(session);
+  if (shared_ice) {
+    /* Its pacing timer would be every peer's (see shared-ice.h). */
+    g_object_set(peer->webrtc, "adaptive-check-timeout", FALSE, nullptr);
+    gst_object_unref(shared_ice);
+  }
   TourSignaller *signaller = priv->signaller.ref();
   tour_webrtc_bin_set_shared_signaller(TOUR_WEBRTC_BIN(peer->webrtc), signaller);
   g_object_unref(signaller);
@@ -1122,6 +1143,8 @@ static void tour_guide_sink_init(TourGuideSink *self) {
 
 static void tour_guide_sink_finalize(GObject *object) {
   auto *self = TOUR_GUIDE_SINK(object);
+  if (self->priv->shared_ice)
+    gst_object_unref(self->priv->shared_ice);
   delete self->priv;
   G_OBJECT_CLASS(parent_class)->finalize(object);
 }
@@ -1162,6 +1185,9 @@ static void tour_guide_sink_set_property(GObject *object, guint prop_id, const G
         break;
       case PROP_MAX_JOINING:
         priv->max_joining = g_value_get_uint(value);
+        break;
+      case PROP_SHARED_ICE_AGENT:
+        priv->share_ice_agent = g_value_get_boolean(value);
         break;
       default:
         if (!set_trigger_property(&priv->triggers, PROP_TRIGGERS_FIRST, prop_id, value))
@@ -1218,6 +1244,9 @@ static void tour_guide_sink_get_property(GObject *object, guint prop_id, GValue 
       break;
     case PROP_MAX_JOINING:
       g_value_set_uint(value, priv->max_joining);
+      break;
+    case PROP_SHARED_ICE_AGENT:
+      g_value_set_boolean(value, priv->share_ice_agent);
       break;
     default:
       if (!get_trigger_property(priv->triggers, PROP_TRIGGERS_FIRST, prop_id, value))
@@ -1315,6 +1344,16 @@ static void tour_guide_sink_class_init(TourGuideSinkClass *klass) {
                         "wait their turn and their attendees are told they are queued "
                         "(0 = no limit)",
                         0, G_MAXUINT, DEFAULT_MAX_JOINING, playing));
+  g_object_class_install_property(
+      gobject_class, PROP_SHARED_ICE_AGENT,
+      g_param_spec_boolean(
+          "shared-ice-agent", "Shared ICE agent",
+          "One libnice agent and one ICE thread (\"tourcast-ice\") for every attendee the guide "
+          "offers to, instead of one of each per attendee (browsers that offer over WHEP keep "
+          "their own). Their peers go without adaptive-check-timeout (its pacing timer would "
+          "be every peer's); connectivity checks are paced at 5 ms for the whole agent",
+          DEFAULT_SHARED_ICE_AGENT,
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
 
   /**
    * TourGuideSink::set-attendee-level:

@@ -48,6 +48,7 @@
 #include <gst/webrtc/webrtc.h>
 
 #include "ice-agent.h"
+#include "shared-ice.h"
 #include "check_timeout.h"
 #include "ice_buffer.h"
 #include "payload-type-rewrite.h"
@@ -107,6 +108,7 @@ enum {
   PROP_LOCAL_ICE_UFRAG,
   PROP_REMOTE_ICE_UFRAG,
   PROP_REMOTE_OFFER,
+  PROP_SHARED_ICE_AGENT,
   PROP_TIMEOUT_FIRST, /* one property per state, in ConnectionState order */
 };
 
@@ -162,6 +164,9 @@ struct TourWebRTCBinPrivate {
    * the payload type it gave Opus (-1: unknown). */
   std::string remote_offer;
   gint remote_offer_pt = -1;
+  /* Guide side, offering: the libnice agent this peer shares with the guide's
+   * other peers (construct only; NULL: webrtcbin's own agent and thread). */
+  TourSharedIceAgent *shared_ice_agent = nullptr;
   TourSignaller *signaller = nullptr;
   bool signaller_shared = false;
   bool signaller_started = false;
@@ -1256,7 +1261,8 @@ void tour_webrtc_bin_expect_new_session(TourWebRTCBin *self) {
 GstElement *tour_webrtc_bin_new_like(TourWebRTCBin *self) {
   g_return_val_if_fail(TOUR_IS_WEBRTC_BIN(self), nullptr);
   TourWebRTCBinPrivate *priv = self->priv;
-  auto *copy = TOUR_WEBRTC_BIN(g_object_new(TOUR_TYPE_WEBRTC_BIN, nullptr));
+  auto *copy = TOUR_WEBRTC_BIN(
+      g_object_new(TOUR_TYPE_WEBRTC_BIN, "shared-ice-agent", priv->shared_ice_agent, nullptr));
   TourWebRTCBinPrivate *to = copy->priv;
   TourSignaller *signaller = nullptr;
   bool shared;
@@ -1385,12 +1391,14 @@ static bool configure_ice(TourWebRTCBin *self) {
   bool tcp;
   guint latency;
   guint check_pacing_ms;
+  bool adaptive;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     addresses = priv->ice_addresses;
     tcp = priv->ice_tcp;
     latency = priv->latency_ms;
     check_pacing_ms = priv->ice_check_pacing_ms;
+    adaptive = priv->adaptive_check_timeout;
   }
   g_object_set(priv->webrtc, "latency", latency, nullptr);
   GObject *ice = nullptr;
@@ -1400,13 +1408,20 @@ static bool configure_ice(TourWebRTCBin *self) {
   if (g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "ice-tcp"))
     g_object_set(ice, "ice-tcp", tcp ? TRUE : FALSE, nullptr);
   tour_ice_agent_disable_upnp(ice);
-  if (g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "agent")) {
+  /* The pacing timer is the whole agent's: a shared agent keeps its own, and
+   * its peers go without adaptive-check-timeout, which works through that
+   * timer (tourguidesink turns it off for them). */
+  if (TOUR_IS_SHARED_ICE_PEER(ice)) {
+    if (adaptive)
+      GST_WARNING_OBJECT(self, "adaptive-check-timeout is ignored on a shared ICE agent");
+  } else if (g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "agent")) {
     GObject *agent = nullptr;
     g_object_get(ice, "agent", &agent, nullptr);
     if (agent) {
       g_object_set(agent, "stun-pacing-timer", check_pacing_ms, nullptr);
-      connect_weak(agent, "initial-binding-request-received",
-                   G_CALLBACK(on_initial_binding_request), self);
+      if (adaptive)
+        connect_weak(agent, "initial-binding-request-received",
+                     G_CALLBACK(on_initial_binding_request), self);
       g_object_unref(agent);
     }
   }
@@ -1656,8 +1671,17 @@ static void on_deep_element_added(GstBin *, GstBin *, GstElement *element, gpoin
 
 static void tour_webrtc_bin_init(TourWebRTCBin *self) {
   self->priv = new TourWebRTCBinPrivate();
+}
+
+/* After the construct-only shared-ice-agent: webrtcbin's "ice-agent" is
+ * construct-only too. */
+static void make_webrtcbin(TourWebRTCBin *self) {
   TourWebRTCBinPrivate *priv = self->priv;
-  priv->webrtc = gst_element_factory_make("webrtcbin", "webrtcbin");
+  /* webrtcbin keeps the reference it is given (1.22: g_value_get_object). */
+  GstWebRTCICE *ice =
+      priv->shared_ice_agent ? tour_shared_ice_peer_new(priv->shared_ice_agent) : nullptr;
+  priv->webrtc =
+      gst_element_factory_make_full("webrtcbin", "name", "webrtcbin", "ice-agent", ice, nullptr);
   g_assert(priv->webrtc != nullptr);
   g_object_set(priv->webrtc, "bundle-policy", GST_WEBRTC_BUNDLE_POLICY_MAX_BUNDLE, nullptr);
   gst_bin_add(GST_BIN(self), priv->webrtc);
@@ -1685,6 +1709,7 @@ static void tour_webrtc_bin_dispose(GObject *object) {
 }
 
 static void tour_webrtc_bin_finalize(GObject *object) {
+  g_clear_object(&TOUR_WEBRTC_BIN(object)->priv->shared_ice_agent);
   delete TOUR_WEBRTC_BIN(object)->priv;
   G_OBJECT_CLASS(parent_class)->finalize(object);
 }
@@ -1717,6 +1742,9 @@ static void tour_webrtc_bin_set_property(GObject *object, guint prop_id, const G
       break;
     case PROP_ICE_TCP:
       priv->ice_tcp = g_value_get_boolean(value);
+      break;
+    case PROP_SHARED_ICE_AGENT:
+      priv->shared_ice_agent = TOUR_SHARED_ICE_AGENT(g_value_dup_object(value));
       break;
     case PROP_ANSWERER_CHECK_DELAY:
       priv->answerer_check_delay_ms = g_value_get_uint(value);
@@ -1793,6 +1821,9 @@ static void tour_webrtc_bin_get_property(GObject *object, guint prop_id, GValue 
       g_value_set_string(value,
                          priv->ice_addresses.empty() ? nullptr : priv->ice_addresses.c_str());
       break;
+    case PROP_SHARED_ICE_AGENT:
+      g_value_set_object(value, priv->shared_ice_agent);
+      break;
     case PROP_ICE_TCP:
       g_value_set_boolean(value, priv->ice_tcp);
       break;
@@ -1860,6 +1891,7 @@ static void tour_webrtc_bin_child_proxy_init(gpointer g_iface, gpointer) {
 static void tour_webrtc_bin_constructed(GObject *object) {
   G_OBJECT_CLASS(parent_class)->constructed(object);
   auto *self = TOUR_WEBRTC_BIN(object);
+  make_webrtcbin(self);
   if (self->priv->signaller == nullptr) {
     GObject *signaller = G_OBJECT(g_object_new(TOUR_TYPE_REDIS_SIGNALLER, nullptr));
     set_signaller(self, TOUR_SIGNALLER(signaller), false);
@@ -2024,6 +2056,15 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
                           "the guide answers it, with the peer's Opus payload type, instead of "
                           "offering",
                           nullptr, ready_flags));
+  g_object_class_install_property(
+      gobject_class, PROP_SHARED_ICE_AGENT,
+      g_param_spec_object(
+          "shared-ice-agent", "Shared ICE agent",
+          "Guide only, offering: one libnice agent (and its thread) shared with other peers, "
+          "as tourguidesink's shared-ice-agent makes; NULL: webrtcbin's own agent. "
+          "adaptive-check-timeout does not apply to it",
+          TOUR_TYPE_SHARED_ICE_AGENT,
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS)));
   ConnectionStateMachine defaults(0);
   for (size_t i = 0; i < kTimeoutProperties.size(); i++) {
     const TimeoutProperty &p = kTimeoutProperties[i];

@@ -231,3 +231,107 @@ TEST(Channels, NonLiveInputIsPacedForTheListeners) {
   EXPECT_GT(listener.meter->tone_share(440, 1000), 0.8);
   EXPECT_TRUE(guide.errors().empty()) << testing::PrintToString(guide.errors());
 }
+
+namespace {
+
+/* The threads of this process named @name (/proc/self/task/N/comm). */
+int threads_named(const std::string &name) {
+  int n = 0;
+  GDir *dir = g_dir_open("/proc/self/task", 0, nullptr);
+  if (dir == nullptr)
+    return -1;
+  while (const gchar *task = g_dir_read_name(dir)) {
+    gchar *comm = nullptr;
+    gchar *path = g_strdup_printf("/proc/self/task/%s/comm", task);
+    if (g_file_get_contents(path, &comm, nullptr, nullptr))
+      n += g_strcmp0(g_strstrip(comm), name.c_str()) == 0;
+    g_free(comm);
+    g_free(path);
+  }
+  g_dir_close(dir);
+  return n;
+}
+
+/* The libnice agent of every peer of @guide (new references). */
+std::vector<GObject *> peer_agents(GstElement *guide) {
+  std::vector<GObject *> agents;
+  GstIterator *it = gst_bin_iterate_elements(GST_BIN(guide));
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+    auto *element = GST_ELEMENT(g_value_get_object(&item));
+    if (g_strcmp0(G_OBJECT_TYPE_NAME(element), "TourWebRTCBin") == 0) {
+      GstElement *webrtc = gst_bin_get_by_name(GST_BIN(element), "webrtcbin");
+      GObject *ice = nullptr;
+      GObject *agent = nullptr;
+      if (webrtc)
+        g_object_get(webrtc, "ice-agent", &ice, nullptr);
+      if (ice)
+        g_object_get(ice, "agent", &agent, nullptr);
+      agents.push_back(agent);
+      if (ice)
+        g_object_unref(ice);
+      if (webrtc)
+        gst_object_unref(webrtc);
+    }
+    g_value_reset(&item);
+  }
+  g_value_unset(&item);
+  gst_iterator_free(it);
+  return agents;
+}
+
+}  // namespace
+
+/* shared-ice-agent: the guide's peers are streams of one libnice agent, run by
+ * one thread ("tourcast-ice"), and each attendee still hears the guide (its
+ * candidates and checks reach the right peer). */
+TEST(Channels, SharedIceAgentCarriesEveryAttendee) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.error();
+  ASSERT_EQ(threads_named("tourcast-ice"), 0);
+  auto guide_pipeline = std::make_unique<Pipeline>(
+      guide_description("guide", "hall", "en", 440, redis.url(), "shared-ice-agent=true"));
+  Pipeline &guide = *guide_pipeline;
+  ASSERT_TRUE(guide.ok());
+  ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
+  std::vector<Listener> listeners;
+  for (const char *name : {"s1", "s2", "s3"})
+    listeners.push_back(listen(name, "hall", "en", redis.url()));
+  for (const Listener &l : listeners)
+    expect_hears(l, 440, 880, l.name);
+
+  std::vector<GObject *> agents = peer_agents(guide.get("guide"));
+  ASSERT_EQ(agents.size(), 3u);
+  for (GObject *agent : agents) {
+    EXPECT_NE(agent, nullptr);
+    EXPECT_EQ(agent, agents[0]) << "a peer has an agent of its own";
+  }
+  for (GObject *agent : agents)
+    if (agent)
+      g_object_unref(agent);
+  EXPECT_EQ(threads_named("tourcast-ice"), 1);
+  for (const Listener &l : listeners)
+    EXPECT_TRUE(l.pipeline->errors().empty()) << testing::PrintToString(l.pipeline->errors());
+
+  /* One leaves; the others still hear the guide on the agent it left. */
+  listeners.erase(listeners.begin());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        guint count = 0;
+        g_object_get(guide.get("guide"), "attendee-count", &count, nullptr);
+        return count == 2;
+      },
+      10000));
+  for (const Listener &l : listeners) {
+    const size_t before = l.meter->sample_count();
+    ASSERT_TRUE(wait_until([&] { return l.meter->sample_count() >= before + 48 * 1000; }, 5000))
+        << l.name;
+    EXPECT_GT(l.meter->tone_share(440, kWindowMs), 0.8) << l.name;
+  }
+  EXPECT_TRUE(guide.errors().empty()) << testing::PrintToString(guide.errors());
+
+  /* The agent goes with the guide (a leaked one would keep its thread, which
+   * also hides it from LeakSanitizer). */
+  guide_pipeline.reset();
+  EXPECT_EQ(threads_named("tourcast-ice"), 0);
+}
