@@ -66,6 +66,9 @@ GST_DEBUG_CATEGORY_STATIC(tour_webrtc_bin_debug);
 
 using namespace tourcast;
 
+/* The guide's offers to an attendee, a waiting one as its peer id and SDP text. */
+using GuideOffers = OfferOrder<std::pair<std::string, std::string>>;
+
 #define DEFAULT_ROLE TOUR_ROLE_ATTENDEE
 #define DEFAULT_LATENCY_MS 200
 #define DEFAULT_ICE_TCP FALSE
@@ -188,7 +191,7 @@ struct TourWebRTCBinPrivate {
   /* Attendee: the guide's offers, one answer at a time; offers of sessions
    * this peer (or the peer it replaces) left are dropped. A waiting offer is
    * kept as its peer id and SDP text. */
-  OfferOrder<std::pair<std::string, std::string>> offers;
+  GuideOffers offers;
   std::string old_local_ufrag;
   std::string old_remote_ufrag;
   guint negotiations = 0;
@@ -892,12 +895,12 @@ static void take_description(TourWebRTCBin *self, const gchar *peer_id, const gc
       gchar *text = gst_sdp_message_as_text(desc->sdp);
       auto verdict = priv->offers.arrived(session_id, {peer_id, text ? text : ""});
       g_free(text);
-      if (verdict == OfferOrder<std::pair<std::string, std::string>>::Verdict::kStale) {
+      if (verdict == GuideOffers::Verdict::kStale) {
         GST_INFO_OBJECT(self, "ignoring offer of session %s from %s: a session this peer left",
                         session_id, peer_id);
         return;
       }
-      if (verdict == OfferOrder<std::pair<std::string, std::string>>::Verdict::kHeld) {
+      if (verdict == GuideOffers::Verdict::kHeld) {
         GST_INFO_OBJECT(self, "offer of session %s from %s waits for the answer in progress",
                         session_id, peer_id);
         return;
