@@ -157,7 +157,7 @@ struct RecoveryTrigger {
 };
 
 // libnice reports a first connection's ICE as failed for a moment and then completes it
-// (success-rate on the lossy link: 13 of 200 joins, back within 0.17-0.79 s), so a failure
+// (success-rate on the lossy link: 13 of 400 joins, back within 0.17-1.21 s), so a failure
 // before any media must last this long before it counts.
 constexpr int64_t kFirstConnectionFailureGraceMs = 1500;
 
