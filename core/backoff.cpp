@@ -17,6 +17,7 @@ constexpr BackoffStrategy kStrategies[kRecoveryLevelCount] = {
     {2000, 16000, 2.0, 0.5},
     {5000, 30000, 2.0, 0.5},
 };
+constexpr BackoffStrategy kFirstConnectionRejoin = {500, 2000, 2.0, 0.5};
 
 // 2^63, the first double that no longer fits in int64_t.
 constexpr double kInt64Limit = 9223372036854775808.0;
@@ -222,6 +223,48 @@ bool RecoveryPlanner::record_success(int64_t now_ms) {
   ++stats_.recovered;
   end_session(now);
   return true;
+}
+
+namespace {
+
+bool lasting_failure(LinkCondition condition, int64_t ms_in_condition) {
+  return (condition == LinkCondition::kReconnecting || condition == LinkCondition::kFailed) &&
+         ms_in_condition >= kFirstConnectionFailureGraceMs;
+}
+
+}  // namespace
+
+RecoveryTrigger recovery_trigger(LinkCondition condition, int64_t ms_in_condition, bool established,
+                                 bool ever_had_media, bool guide_restarted, int64_t ms_since_media,
+                                 int64_t media_timeout_ms) {
+  RecoveryTrigger trigger;
+  if (!established) {
+    if (!ever_had_media && lasting_failure(condition, ms_in_condition)) {
+      trigger.reason = "the first connection failed before any media";
+      trigger.first_connection = true;
+    }
+    return trigger;
+  }
+  if (guide_restarted)
+    trigger.reason = "the guide offers a new session: it restarted";
+  else if (condition == LinkCondition::kReconnecting)
+    trigger.reason = "the connection reports a failure";
+  else if (condition == LinkCondition::kFailed)
+    trigger.reason = "the connection failed";
+  else if (condition == LinkCondition::kConnected && media_timeout_ms > 0 &&
+           ms_since_media > media_timeout_ms)
+    trigger.reason = "no media for " + std::to_string(ms_since_media) + " ms";
+  return trigger;
+}
+
+int64_t first_connection_rejoin_delay_ms(int attempt, double random01) {
+  return backoff_delay_ms(kFirstConnectionRejoin, attempt, random01);
+}
+
+bool rebuilt_peer_failed(RecoveryLevel level, LinkCondition condition, int64_t ms_in_condition,
+                         bool media_since_attempt) {
+  return level == RecoveryLevel::kFullReconnect && !media_since_attempt &&
+         lasting_failure(condition, ms_in_condition);
 }
 
 }  // namespace tourcast

@@ -144,4 +144,47 @@ class RecoveryPlanner {
   RecoveryStep last_step_;
 };
 
+// What a recovery watches of one peer connection.
+enum class LinkCondition { kOther, kConnected, kReconnecting, kFailed };
+
+struct RecoveryTrigger {
+  std::string reason;  // why a recovery starts now; empty: none
+  // The connection never carried media: its first connection failed. Only a new peer (level
+  // 3, full_reconnect) is tried, after first_connection_rejoin_delay_ms() rather than the
+  // level's backoff: there is nothing to resume, and a join that failed on a loss burst
+  // should get its second chance within seconds, not after level 3's 5-7.5 s.
+  bool first_connection = false;
+};
+
+// libnice reports a first connection's ICE as failed for a moment and then completes it
+// (success-rate on the lossy link: 13 of 400 joins, back within 0.17-1.21 s), so a failure
+// before any media must last this long before it counts.
+constexpr int64_t kFirstConnectionFailureGraceMs = 1500;
+
+// Why a recovery should start now. `established`: the connection was connected and carried
+// media (the seed's triggers then: the guide offers a new session, i.e. it restarted; the
+// connection reports a failure (reconnecting) or failed; it is connected but no media came for
+// more than media_timeout_ms, 0 turning that off). Before that, only a first connection that
+// never carried media (`ever_had_media` false) and has reported a failure or failed for
+// ms_in_condition >= kFirstConnectionFailureGraceMs starts one (first_connection): it would
+// otherwise wait in reconnecting for ever. A connection that
+// carried media without ever being connected (ICE still settling while DTLS and RTP already
+// pass) is left alone: restarting it broke working audio.
+RecoveryTrigger recovery_trigger(LinkCondition condition, int64_t ms_in_condition, bool established,
+                                 bool ever_had_media, bool guide_restarted, int64_t ms_since_media,
+                                 int64_t media_timeout_ms);
+
+// The wait before the attempt-th rejoin of a failed first connection: 500 ms doubling up to
+// 2 s, plus up to 50 % jitter (a guide that fails everyone's first connection at once gets
+// the rejoins spread), random01 as for backoff_delay_ms.
+int64_t first_connection_rejoin_delay_ms(int attempt, double random01);
+
+// A level 3 attempt's new peer failed (condition reconnecting or failed, for ms_in_condition
+// >= kFirstConnectionFailureGraceMs) before any media came since the attempt: the attempt has
+// failed, as nothing would restart that peer before
+// the attempt's timeout (60 s). Lower levels keep their timeout: their renegotiation may
+// still be under way on the old peer.
+bool rebuilt_peer_failed(RecoveryLevel level, LinkCondition condition, int64_t ms_in_condition,
+                         bool media_since_attempt);
+
 }  // namespace tourcast

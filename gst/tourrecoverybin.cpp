@@ -22,7 +22,16 @@
  * A recovery starts when the connection reports a failure or disconnection,
  * or when no media arrived for #TourRecoveryBin:media-timeout while
  * connected; an offer of a new session from the guide (the guide restarted
- * and lost the session) goes straight to level 3. Each level gets
+ * and lost the session) goes straight to level 3. A first connection that
+ * fails (ICE failed, or a state timeout passed) before any media arrived,
+ * and stays failed for 1.5 s (libnice reports a passing ICE failure now and
+ * then), goes straight to level 3 too, after 0.5-0.75 s instead of the level's
+ * backoff (then 1-1.5 s, 2-3 s): a new peer and a new join, so one lost
+ * nomination does not leave the attendee waiting for ever; once media has
+ * arrived that rule never fires, and a first connection that brings media
+ * while its rejoin waits is left alone. A level 3 attempt whose new peer fails
+ * (for 1.5 s) before any media counts as failed then rather than at its
+ * timeout. Each level gets
  * #TourRecoveryBin:max-recovery-attempts attempts, each after the seed's
  * exponential backoff with jitter and with a timeout from the network profile
  * (10/20/60 s, 1.5x on 3G, 2x on 2G) unless set; an attempt succeeds when its
@@ -115,6 +124,14 @@ struct TourRecoveryBinPrivate {
   gint64 action_ms = 0;
   guint baseline_negotiations = 0;
   bool ever_connected = false;
+  /* The session recovers a first connection that never carried media: level
+   * 3 only, after first_connection_rejoin_delay_ms(). */
+  bool first_connection = false;
+  /* The peer's condition at the last tick and since when (a new peer starts
+   * over). */
+  LinkCondition condition = LinkCondition::kOther;
+  gint64 condition_since_ms = 0;
+  GstElement *condition_of = nullptr; /* compared only, no reference */
   bool guide_restarted = false;
   std::string trigger;
   std::string give_up_error; /* posted on the next tick */
@@ -403,8 +420,23 @@ static void plan_next(TourRecoveryBin *self, bool failed, gint64 now, std::strin
   }
   if (priv->level_timeout_ms[static_cast<int>(step.level)] > 0)
     priv->step.timeout_ms = priv->level_timeout_ms[static_cast<int>(step.level)];
+  if (priv->first_connection)
+    priv->step.delay_ms = first_connection_rejoin_delay_ms(step.attempt, g_random_double());
   priv->phase = Phase::kWaiting;
-  priv->due_ms = now + step.delay_ms;
+  priv->due_ms = now + priv->step.delay_ms;
+}
+
+static LinkCondition link_condition(TourConnectionState state) {
+  switch (state) {
+    case TOUR_CONNECTION_STATE_CONNECTED:
+      return LinkCondition::kConnected;
+    case TOUR_CONNECTION_STATE_RECONNECTING:
+      return LinkCondition::kReconnecting;
+    case TOUR_CONNECTION_STATE_FAILED:
+      return LinkCondition::kFailed;
+    default:
+      return LinkCondition::kOther;
+  }
 }
 
 static gboolean on_tick(gpointer data) {
@@ -440,23 +472,26 @@ static gboolean on_tick(gpointer data) {
     std::lock_guard<std::mutex> guard(priv->lock);
     if (state == TOUR_CONNECTION_STATE_CONNECTED && last_media > 0)
       priv->ever_connected = true;
+    const LinkCondition condition = link_condition(state);
+    if (condition != priv->condition || priv->condition_of != peer) {
+      priv->condition = condition;
+      priv->condition_since_ms = now;
+      priv->condition_of = peer;
+    }
+    const gint64 ms_in_condition = now - priv->condition_since_ms;
     switch (priv->phase) {
       case Phase::kIdle: {
-        if (!priv->auto_recovery || !priv->ever_connected)
+        if (!priv->auto_recovery)
           break;
-        if (priv->guide_restarted)
-          reason = "the guide offers a new session: it restarted";
-        else if (state == TOUR_CONNECTION_STATE_RECONNECTING)
-          reason = "the connection reports a failure";
-        else if (state == TOUR_CONNECTION_STATE_FAILED)
-          reason = "the connection failed";
-        else if (state == TOUR_CONNECTION_STATE_CONNECTED && priv->media_timeout_ms > 0 &&
-                 now - last_media > priv->media_timeout_ms)
-          reason = "no media for " + std::to_string(now - last_media) + " ms";
+        const RecoveryTrigger trigger =
+            recovery_trigger(condition, ms_in_condition, priv->ever_connected, last_media > 0,
+                             priv->guide_restarted, now - last_media, priv->media_timeout_ms);
+        reason = trigger.reason;
         if (reason.empty())
           break;
         priv->trigger = reason;
-        if (priv->guide_restarted)
+        priv->first_connection = trigger.first_connection;
+        if (priv->guide_restarted || trigger.first_connection)
           priv->planner.escalate(RecoveryLevel::kFullReconnect, now);
         priv->guide_restarted = false;
         GST_INFO_OBJECT(self, "recovery starts: %s", reason.c_str());
@@ -473,6 +508,16 @@ static gboolean on_tick(gpointer data) {
           plan_next(self, false, now, &reason, &gave_up);
           step = priv->step;
           event = gave_up ? "gave-up" : "attempt";
+          break;
+        }
+        if (priv->first_connection && last_media > 0) {
+          /* The first connection came up by itself after all: a new
+           * peer now would cut the audio it just started. */
+          step = priv->step;
+          priv->planner.record_success(now);
+          priv->phase = Phase::kIdle;
+          event = "recovered";
+          reason = priv->trigger;
           break;
         }
         if (now < priv->due_ms)
@@ -498,12 +543,18 @@ static gboolean on_tick(gpointer data) {
         }
         const bool guide_restarted =
             priv->guide_restarted && priv->step.level != RecoveryLevel::kFullReconnect;
-        if (now - priv->action_ms < priv->step.timeout_ms && !guide_restarted)
+        const bool new_peer_failed = rebuilt_peer_failed(
+            priv->step.level, condition, ms_in_condition, last_media > priv->action_ms);
+        if (now - priv->action_ms < priv->step.timeout_ms && !guide_restarted && !new_peer_failed)
           break;
         step = priv->step;
         duration = now - priv->action_ms;
-        reason = guide_restarted ? "the guide offers a new session: it restarted"
-                                 : "no recovery within " + std::to_string(step.timeout_ms) + " ms";
+        if (guide_restarted)
+          reason = "the guide offers a new session: it restarted";
+        else if (new_peer_failed)
+          reason = "the new peer's connection failed before any media";
+        else
+          reason = "no recovery within " + std::to_string(step.timeout_ms) + " ms";
         if (guide_restarted) {
           priv->guide_restarted = false;
           priv->planner.escalate(RecoveryLevel::kFullReconnect, now);
@@ -589,6 +640,7 @@ static void start(TourRecoveryBin *self) {
   priv->planner = RecoveryPlanner(policy);
   priv->phase = Phase::kIdle;
   priv->ever_connected = false;
+  priv->first_connection = false;
   priv->guide_restarted = false;
   priv->last_media_ms.store(0);
   priv->worker = tour_worker_acquire();

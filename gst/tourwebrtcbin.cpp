@@ -37,7 +37,9 @@
 #include <array>
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gio/gio.h>
@@ -51,6 +53,7 @@
 #include "shared-ice.h"
 #include "check_timeout.h"
 #include "ice_buffer.h"
+#include "offer_order.h"
 #include "payload-type-rewrite.h"
 #include "server_protocol.h"
 #include "state_machine.h"
@@ -63,6 +66,9 @@ GST_DEBUG_CATEGORY_STATIC(tour_webrtc_bin_debug);
 #define GST_CAT_DEFAULT tour_webrtc_bin_debug
 
 using namespace tourcast;
+
+/* The guide's offers to an attendee, a waiting one as its peer id and SDP text. */
+using GuideOffers = OfferOrder<std::pair<std::string, std::string>>;
 
 #define DEFAULT_ROLE TOUR_ROLE_ATTENDEE
 #define DEFAULT_LATENCY_MS 200
@@ -194,6 +200,10 @@ struct TourWebRTCBinPrivate {
   std::string restart_ufrag;
   std::string restart_pwd;
   bool accept_new_session = false;
+  /* Attendee: the guide's offers, one answer at a time; offers of sessions
+   * this peer (or the peer it replaces) left are dropped. A waiting offer is
+   * kept as its peer id and SDP text. */
+  GuideOffers offers;
   std::string old_local_ufrag;
   std::string old_remote_ufrag;
   guint negotiations = 0;
@@ -776,8 +786,16 @@ static GstPromise *new_promise(TourWebRTCBin *self, GstWebRTCSDPType type,
   return gst_promise_new_with_change_func(func, ctx, promise_context_free);
 }
 
+static void take_waiting_offer(TourWebRTCBin *self);
+
 static void fail_negotiation(TourWebRTCBin *self, const std::string &what,
                              const GstStructure *reply) {
+  {
+    /* The connection has failed: an offer that waited goes with it (a
+     * recovery renegotiates on a new peer). */
+    std::lock_guard<std::mutex> guard(self->priv->lock);
+    self->priv->offers.answered();
+  }
   std::string detail = what;
   GError *error = nullptr;
   if (reply && gst_structure_get(reply, "error", G_TYPE_ERROR, &error, nullptr) && error) {
@@ -819,6 +837,8 @@ static void on_local_description_set(GstPromise *promise, gpointer data) {
   if (restarting)
     send_local_candidates(ctx->self);
   descriptions_changed(ctx->self, true, false);
+  if (ctx->type == GST_WEBRTC_SDP_TYPE_ANSWER)
+    take_waiting_offer(ctx->self);
 }
 
 static void on_description_created(GstPromise *promise, gpointer data) {
@@ -874,17 +894,30 @@ static void on_remote_description_set(GstPromise *promise, gpointer data) {
   descriptions_changed(self, false, true);
 }
 
-static void on_session_description(TourSignaller *, const gchar *peer_id, const gchar *session_id,
-                                   GstWebRTCSessionDescription *desc, gpointer data) {
-  auto *self = static_cast<TourWebRTCBin *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
-  if (self == nullptr)
-    return;
+static void take_description(TourWebRTCBin *self, const gchar *peer_id, const gchar *session_id,
+                             GstWebRTCSessionDescription *desc) {
   TourWebRTCBinPrivate *priv = self->priv;
   bool accept = false;
   bool renegotiation = false;
   bool new_session = false;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
+    if (priv->running && priv->role == TOUR_ROLE_ATTENDEE &&
+        desc->type == GST_WEBRTC_SDP_TYPE_OFFER) {
+      gchar *text = gst_sdp_message_as_text(desc->sdp);
+      auto verdict = priv->offers.arrived(session_id, {peer_id, text ? text : ""});
+      g_free(text);
+      if (verdict == GuideOffers::Verdict::kStale) {
+        GST_INFO_OBJECT(self, "ignoring offer of session %s from %s: a session this peer left",
+                        session_id, peer_id);
+        return;
+      }
+      if (verdict == GuideOffers::Verdict::kHeld) {
+        GST_INFO_OBJECT(self, "offer of session %s from %s waits for the answer in progress",
+                        session_id, peer_id);
+        return;
+      }
+    }
     if (priv->running) {
       if (priv->role == TOUR_ROLE_ATTENDEE && desc->type == GST_WEBRTC_SDP_TYPE_OFFER) {
         /* An attendee takes the first offer of its guide; a second session
@@ -898,6 +931,8 @@ static void on_session_description(TourSignaller *, const gchar *peer_id, const 
         } else if (priv->recoverable && priv->negotiations > 0 && priv->peer_id == peer_id &&
                    (priv->session_id == session_id || priv->accept_new_session)) {
           new_session = priv->session_id != session_id;
+          if (new_session)
+            priv->offers.retire(priv->session_id);
           priv->session_id = session_id;
           priv->accept_new_session = false;
           accept = true;
@@ -906,6 +941,8 @@ static void on_session_description(TourSignaller *, const gchar *peer_id, const 
           GST_INFO_OBJECT(self, "ignoring offer of session %s: this element carries %s", session_id,
                           priv->session_id.c_str());
         }
+        if (!accept)
+          priv->offers.declined();
       } else if (priv->role == TOUR_ROLE_GUIDE && desc->type == GST_WEBRTC_SDP_TYPE_ANSWER) {
         accept = priv->peer_id == peer_id && priv->session_id == session_id;
       }
@@ -946,7 +983,43 @@ static void on_session_description(TourSignaller *, const gchar *peer_id, const 
     GstPromise *promise = new_promise(self, desc->type, on_remote_description_set);
     g_signal_emit_by_name(priv->webrtc, "set-remote-description", desc, promise);
   }
+}
+
+static void on_session_description(TourSignaller *, const gchar *peer_id, const gchar *session_id,
+                                   GstWebRTCSessionDescription *desc, gpointer data) {
+  auto *self = static_cast<TourWebRTCBin *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
+  if (self == nullptr)
+    return;
+  take_description(self, peer_id, session_id, desc);
   gst_object_unref(self);
+}
+
+/* The answer in progress is set (or its negotiation failed): take the offer
+ * that waited for it, if any. */
+static void take_waiting_offer(TourWebRTCBin *self) {
+  TourWebRTCBinPrivate *priv = self->priv;
+  std::optional<std::pair<std::string, std::pair<std::string, std::string>>> next;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    next = priv->offers.answered();
+  }
+  if (!next)
+    return;
+  const std::string &session = next->first;
+  const std::string &peer = next->second.first;
+  GstSDPMessage *sdp = nullptr;
+  if (gst_sdp_message_new_from_text(next->second.second.c_str(), &sdp) != GST_SDP_OK ||
+      sdp == nullptr) {
+    if (sdp)
+      gst_sdp_message_free(sdp);
+    return; /* it was valid SDP when it arrived */
+  }
+  GST_INFO_OBJECT(self, "taking the offer of session %s from %s that waited", session.c_str(),
+                  peer.c_str());
+  GstWebRTCSessionDescription *desc =
+      gst_webrtc_session_description_new(GST_WEBRTC_SDP_TYPE_OFFER, sdp);
+  take_description(self, peer.c_str(), session.c_str(), desc);
+  gst_webrtc_session_description_free(desc);
 }
 
 /* A guide with remote-offer answers it (once the sink pad has caps, as for
@@ -1279,6 +1352,11 @@ GstElement *tour_webrtc_bin_new_like(TourWebRTCBin *self) {
     to->quality_interval_ms = priv->quality_interval_ms;
     to->rtcp_interval_ms.store(priv->rtcp_interval_ms.load());
     to->recoverable = priv->recoverable;
+    /* The new peer replaces this one: a late offer of this one's sessions is
+     * not for it. */
+    for (const std::string &session : priv->offers.retired_sessions())
+      to->offers.retire(session);
+    to->offers.retire(priv->session_id);
     for (const TimeoutProperty &p : kTimeoutProperties)
       to->machine.set_timeout_ms(p.state, priv->machine.timeout_ms(p.state));
     if (priv->signaller)

@@ -356,5 +356,108 @@ TEST(RecoveryPlanner, TimeNeverRunsBackwards) {
   EXPECT_EQ(planner.stats().attempt_ms, (std::array<int64_t, 3>{0, 0, 0}));
 }
 
+TEST(RecoveryTrigger, SeedTriggersOnceEstablishedFirstConnectionBeforeMedia) {
+  using L = LinkCondition;
+  const int64_t kGrace = kFirstConnectionFailureGraceMs;
+  const struct {
+    L condition;
+    int64_t ms_in_condition;
+    bool established;
+    bool ever_had_media;
+    bool guide_restarted;
+    int64_t ms_since_media;
+    int64_t media_timeout_ms;
+    const char *reason;
+    bool first_connection;
+  } cases[] = {
+      /* Established (connected, media came): the seed's triggers. */
+      {L::kConnected, kGrace, true, true, false, 100, 3000, "", false},
+      {L::kConnected, kGrace, true, true, false, 3000, 3000, "", false},
+      {L::kConnected, kGrace, true, true, false, 3001, 3000, "no media for 3001 ms", false},
+      {L::kConnected, kGrace, true, true, false, 60000, 0, "", false},  // watchdog off
+      {L::kReconnecting, kGrace, true, true, false, 0, 3000, "the connection reports a failure",
+       false},
+      {L::kFailed, kGrace, true, true, false, 0, 3000, "the connection failed", false},
+      {L::kOther, kGrace, true, true, false, 60000, 3000, "", false},
+      {L::kConnected, kGrace, true, true, true, 0, 3000,
+       "the guide offers a new session: it restarted", false},
+      {L::kReconnecting, kGrace, true, true, true, 0, 3000,
+       "the guide offers a new session: it restarted", false},
+      /* First connection, no media ever: its ICE failed or stalled past the connecting
+       * timeout: a rejoin. */
+      {L::kReconnecting, kGrace, false, false, false, 0, 3000,
+       "the first connection failed before any media", true},
+      {L::kFailed, kGrace, false, false, false, 0, 3000,
+       "the first connection failed before any media", true},
+      /* ...once the failure has lasted the grace period: libnice reports passing ones. */
+      {L::kReconnecting, kGrace - 1, false, false, false, 0, 3000, "", false},
+      {L::kFailed, 0, false, false, false, 0, 3000, "", false},
+      /* An established connection's failure counts at once. */
+      {L::kReconnecting, 0, true, true, false, 0, 3000, "the connection reports a failure", false},
+      /* ...not while it is being set up, no media watchdog, no restarted guide. */
+      {L::kOther, kGrace, false, false, false, 60000, 3000, "", false},
+      {L::kConnected, kGrace, false, false, false, 60000, 3000, "", false},
+      {L::kOther, kGrace, false, false, true, 60000, 3000, "", false},
+      /* Media came without the connection being connected: never touched (a restart there
+       * broke working audio). */
+      {L::kReconnecting, kGrace, false, true, false, 0, 3000, "", false},
+      {L::kFailed, kGrace, false, true, false, 0, 3000, "", false},
+      {L::kConnected, kGrace, false, true, false, 60000, 3000, "", false},
+  };
+  for (const auto &c : cases) {
+    RecoveryTrigger t =
+        recovery_trigger(c.condition, c.ms_in_condition, c.established, c.ever_had_media,
+                         c.guide_restarted, c.ms_since_media, c.media_timeout_ms);
+    EXPECT_EQ(t.reason, c.reason) << static_cast<int>(c.condition) << " " << c.established << " "
+                                  << c.ever_had_media << " " << c.guide_restarted;
+    EXPECT_EQ(t.first_connection, c.first_connection) << t.reason;
+  }
+}
+
+TEST(FirstConnectionRejoin, ShortDoublingDelaysWithJitter) {
+  const struct {
+    int attempt;
+    double random01;
+    int64_t delay_ms;
+  } cases[] = {
+      {1, 0.0, 500},  {1, 0.5, 625},  {1, 0.999, 749},  {2, 0.0, 1000},
+      {3, 0.0, 2000}, {4, 0.0, 2000}, {4, 0.999, 2999}, {0, 0.0, 500},
+  };
+  for (const auto &c : cases)
+    EXPECT_EQ(first_connection_rejoin_delay_ms(c.attempt, c.random01), c.delay_ms)
+        << c.attempt << " " << c.random01;
+  // Far below level 3's own first delay: the point of the rejoin is its second chance.
+  EXPECT_LT(first_connection_rejoin_delay_ms(1, 0.999),
+            default_backoff_strategy(R::kFullReconnect).base_delay_ms);
+}
+
+TEST(RebuiltPeerFailed, OnlyANewPeerThatFailedBeforeMedia) {
+  using L = LinkCondition;
+  const struct {
+    R level;
+    L condition;
+    int64_t ms_in_condition;
+    bool media_since_attempt;
+    bool failed;
+  } cases[] = {
+      {R::kFullReconnect, L::kReconnecting, kFirstConnectionFailureGraceMs, false, true},
+      {R::kFullReconnect, L::kFailed, kFirstConnectionFailureGraceMs, false, true},
+      {R::kFullReconnect, L::kReconnecting, kFirstConnectionFailureGraceMs, true, false},
+      {R::kFullReconnect, L::kOther, kFirstConnectionFailureGraceMs, false,
+       false},  // still connecting
+      {R::kFullReconnect, L::kConnected, kFirstConnectionFailureGraceMs, false, false},
+      {R::kFullReconnect, L::kReconnecting, kFirstConnectionFailureGraceMs - 1, false,
+       false},  // a passing failure
+      {R::kIceRestart, L::kReconnecting, kFirstConnectionFailureGraceMs, false,
+       false},  // its renegotiation is under way
+      {R::kSignalingReset, L::kFailed, kFirstConnectionFailureGraceMs, false, false},
+  };
+  for (const auto &c : cases)
+    EXPECT_EQ(rebuilt_peer_failed(c.level, c.condition, c.ms_in_condition, c.media_since_attempt),
+              c.failed)
+        << to_string(c.level) << " " << static_cast<int>(c.condition) << " "
+        << c.media_since_attempt;
+}
+
 }  // namespace
 }  // namespace tourcast
