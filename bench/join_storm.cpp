@@ -460,7 +460,9 @@ TourcastRun run_tourcast(const Options &o, int number, const std::string &self) 
     run.failures.push_back("timeout: " + std::to_string(run.heard) + " of " +
                            std::to_string(o.attendees) + " heard after " +
                            std::to_string(static_cast<int>(timeout_s)) + " s");
-  if (run.heard == o.attendees && guide > 0 && o.steady_s > 0) {
+  /* Under heavy load a few attendees may time out; the steady figures of
+   * those who heard still say what each costs (divided by how many heard). */
+  if (run.heard > 0 && guide > 0 && o.steady_s > 0) {
     g_usleep(2000 * 1000);
     const auto receivers_cpu_s = [&receivers] {
       double sum = 0;
@@ -647,7 +649,7 @@ int main(int argc, char **argv) {
   std::map<std::string, bench::Samples> phase;  // state -> ms from t0
   std::vector<double> threads_per, rss_per, cpu_per_1000, naive_threads, naive_rss, naive_cpu,
       guide_threads, guide_rss, guide_cpu, guide_idle_threads, guide_idle_rss, late, all_started,
-      receivers_cpu;
+      receivers_cpu_per, steady_attendees;
   std::map<std::string, std::vector<double>> cpu_by_kind; /* per run, cores */
   std::map<std::string, int> kinds_busy, kinds_idle;
   json failures = json::array();
@@ -676,14 +678,15 @@ int main(int argc, char **argv) {
         guide_idle_threads.push_back(t.idle.threads);
         guide_idle_rss.push_back(t.idle.rss_mib);
         if (t.cpu_cores >= 0) {
-          double n = o.attendees;
+          double n = t.heard;
+          steady_attendees.push_back(n);
           guide_threads.push_back(t.busy.threads);
           guide_rss.push_back(t.busy.rss_mib);
           guide_cpu.push_back(t.cpu_cores);
           threads_per.push_back((t.busy.threads - t.idle.threads) / n);
           rss_per.push_back((t.busy.rss_mib - t.idle.rss_mib) / n);
           cpu_per_1000.push_back(t.cpu_cores / n * 1000);
-          receivers_cpu.push_back(t.receivers_cpu_cores);
+          receivers_cpu_per.push_back(t.receivers_cpu_cores / n);
           kinds_busy = t.busy.by_name;
           kinds_idle = t.idle.by_name;
           for (const auto &[kind, cores] : t.cpu_cores_by_kind)
@@ -745,7 +748,7 @@ int main(int argc, char **argv) {
   for (const auto &k : kinds_busy) {
     int idle = kinds_idle.count(k.first) ? kinds_idle.at(k.first) : 0;
     if (k.second != idle)
-      kinds_per[k.first] = round2((k.second - idle) / n);
+      kinds_per[k.first] = round2((k.second - idle) / steady_attendees.back());
   }
   auto per = [&](const std::vector<double> &v) -> std::optional<double> {
     auto m = median_of(v);
@@ -771,13 +774,13 @@ int main(int argc, char **argv) {
                      {"threads_per_attendee", med(threads_per)},
                      {"rss_mib_per_attendee", med(rss_per)},
                      {"cpu_cores_per_1000_attendees", med(cpu_per_1000)},
-                     {"thread_kinds_per_attendee", kinds_per}}},
+                     {"thread_kinds_per_attendee", kinds_per},
+                     {"steady_attendees", med(steady_attendees)}}},
                    {"receivers",
                     {{"what",
                       "all receiver processes (N/K tourattendeesrc pipelines each) over the "
                       "guide's steady window"},
-                     {"cpu_cores", med(receivers_cpu)},
-                     {"cpu_cores_per_attendee", bench::to_json(per(receivers_cpu))}}}};
+                     {"cpu_cores_per_attendee", med(receivers_cpu_per)}}}};
   json naive = {
       {"what", "naive-fanout --common-start: one process holding the sender and every receiver"},
       {"first_audio_ms", bench::summarize(naive_first)},
