@@ -649,7 +649,7 @@ int main(int argc, char **argv) {
   std::map<std::string, bench::Samples> phase;  // state -> ms from t0
   std::vector<double> threads_per, rss_per, cpu_per_1000, naive_threads, naive_rss, naive_cpu,
       guide_threads, guide_rss, guide_cpu, guide_idle_threads, guide_idle_rss, late, all_started,
-      receivers_cpu_per, steady_attendees;
+      receivers_cpu_per_1000, steady_attendees;
   std::map<std::string, std::vector<double>> cpu_by_kind; /* per run, cores */
   std::map<std::string, int> kinds_busy, kinds_idle;
   json failures = json::array();
@@ -686,7 +686,7 @@ int main(int argc, char **argv) {
           threads_per.push_back((t.busy.threads - t.idle.threads) / n);
           rss_per.push_back((t.busy.rss_mib - t.idle.rss_mib) / n);
           cpu_per_1000.push_back(t.cpu_cores / n * 1000);
-          receivers_cpu_per.push_back(t.receivers_cpu_cores / n);
+          receivers_cpu_per_1000.push_back(t.receivers_cpu_cores / n * 1000);
           kinds_busy = t.busy.by_name;
           kinds_idle = t.idle.by_name;
           for (const auto &[kind, cores] : t.cpu_cores_by_kind)
@@ -780,7 +780,7 @@ int main(int argc, char **argv) {
                     {{"what",
                       "all receiver processes (N/K tourattendeesrc pipelines each) over the "
                       "guide's steady window"},
-                     {"cpu_cores_per_attendee", med(receivers_cpu_per)}}}};
+                     {"cpu_cores_per_1000_attendees", med(receivers_cpu_per_1000)}}}};
   json naive = {
       {"what", "naive-fanout --common-start: one process holding the sender and every receiver"},
       {"first_audio_ms", bench::summarize(naive_first)},
