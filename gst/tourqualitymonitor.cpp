@@ -5,10 +5,8 @@
  * SECTION:element-tourqualitymonitor
  * @title: tourqualitymonitor
  *
- * Measures one WebRTC connection: it asks a `webrtcbin` for its statistics
- * on every #TourQualityMonitor::poll (tourwebrtcbin emits it whenever an RTCP
- * report arrives) and, when no poll came for #TourQualityMonitor:interval,
- * once per interval; it computes the seed's ConnectionMetrics
+ * Measures one WebRTC connection: every #TourQualityMonitor:interval it asks
+ * a `webrtcbin` for its statistics, computes the seed's ConnectionMetrics
  * (rtt, jitter, packets lost and received over the last interval, loss rate,
  * codec) and the 0-100 quality score with its category (excellent, good,
  * fair, poor, critical), posts them as an element message `tourcast-quality`
@@ -171,13 +169,8 @@ static GstElement *find_in_pipeline(GstElement *element, const std::string &name
   return found;
 }
 
-/* A measurement now, e.g. because an RTCP report just arrived: the figures
- * change only then, so measuring at once saves up to an interval, and the
- * interval's own measurement starts over: while reports arrive (every
- * 250-750 ms at tourwebrtcbin's rtcp-interval) they are the only ones.
- * Each get-stats walks all of webrtcbin's elements on its thread and each
- * measurement is a bus message: the timer between reports cost a third of
- * them, and only measured what the last report had already said. */
+/* An extra measurement now, e.g. because an RTCP report just arrived: the
+ * figures change only then, so measuring at once saves up to an interval. */
 static void poll_now(TourQualityMonitor *self) {
   GMainContext *worker;
   {
@@ -186,9 +179,6 @@ static void poll_now(TourQualityMonitor *self) {
     if (worker == nullptr)
       return;
     g_main_context_ref(worker);
-    /* A timeout source's next dispatch is its ready time. */
-    g_source_set_ready_time(self->priv->timer,
-                            g_get_monotonic_time() + (gint64)self->priv->interval_ms * 1000);
   }
   g_main_context_invoke_full(
       worker, G_PRIORITY_DEFAULT,
@@ -361,10 +351,8 @@ static void tour_quality_monitor_class_init(TourQualityMonitorClass *klass) {
                           nullptr, flags));
   g_object_class_install_property(
       gobject_class, PROP_INTERVAL,
-      g_param_spec_uint("interval", "Interval",
-                        "Milliseconds between measurements when no poll (RTCP report) came "
-                        "in between",
-                        100, 60000, DEFAULT_INTERVAL_MS, flags));
+      g_param_spec_uint("interval", "Interval", "Milliseconds between measurements", 100, 60000,
+                        DEFAULT_INTERVAL_MS, flags));
   g_object_class_install_property(
       gobject_class, PROP_PEER_ID,
       g_param_spec_string("peer-id", "Peer id",
@@ -380,10 +368,9 @@ static void tour_quality_monitor_class_init(TourQualityMonitorClass *klass) {
   /**
    * TourQualityMonitor::poll:
    *
-   * Measures now and starts the interval over (tourwebrtcbin asks for a
-   * measurement whenever an RTCP report arrives, so the interval is the
-   * fallback when none arrive). Ignored unless playing; at most one request
-   * is in flight at a time.
+   * Measures now, besides the interval's measurements (tourwebrtcbin asks
+   * for one whenever an RTCP report arrives). Ignored unless playing; at
+   * most one request is in flight at a time.
    */
   g_signal_new_class_handler("poll", G_TYPE_FROM_CLASS(klass),
                              (GSignalFlags)(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),

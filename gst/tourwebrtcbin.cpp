@@ -1933,8 +1933,7 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
       gobject_class, PROP_QUALITY_INTERVAL,
       g_param_spec_uint("quality-interval", "Quality interval",
                         "Milliseconds between quality measurements (tourcast-quality messages "
-                        "from a child tourqualitymonitor) when no RTCP report arrives (each "
-                        "report is measured at once); 0 turns quality monitoring off",
+                        "from a child tourqualitymonitor); 0 turns quality monitoring off",
                         0, 60000, DEFAULT_QUALITY_INTERVAL_MS, ready_flags));
   g_object_class_install_property(
       gobject_class, PROP_RTCP_INTERVAL,
