@@ -87,22 +87,40 @@ int quality_score(std::optional<double> rtt_ms, double loss_rate) {
   return std::max(0, score);
 }
 
+namespace {
+
+// Both are RTCP's 24-bit signed cumulative loss in practice; the guard keeps hand-made extremes
+// from overflowing (then the current count stands alone).
+int64_t lost_since(int64_t previous, int64_t current) {
+  if ((previous < 0 && current > INT64_MAX + previous) ||
+      (previous > 0 && current < INT64_MIN + previous)) {
+    return current;
+  }
+  return current - previous;
+}
+
+}  // namespace
+
 RawStats stats_since(const RawStats &previous, const RawStats &current) {
   RawStats out = current;
-  if (!previous.packets_lost || !previous.packets_received || !current.packets_lost ||
-      !current.packets_received || *current.packets_received < *previous.packets_received) {
+  if (!previous.packets_lost || !current.packets_lost)
+    return out;
+  if (previous.report_highest_seq && current.report_highest_seq) {
+    if (*previous.report_highest_seq < 0 ||
+        *current.report_highest_seq < *previous.report_highest_seq) {
+      return out;
+    }
+    const int64_t expected = *current.report_highest_seq - *previous.report_highest_seq;
+    out.packets_lost = lost_since(*previous.packets_lost, *current.packets_lost);
+    out.packets_received = std::max<int64_t>(0, expected - std::max<int64_t>(0, *out.packets_lost));
+    return out;
+  }
+  if (!previous.packets_received || !current.packets_received ||
+      *current.packets_received < *previous.packets_received) {
     return out;
   }
   out.packets_received = *current.packets_received - *previous.packets_received;
-  // Both are RTCP's 24-bit signed cumulative loss in practice; the guard keeps hand-made
-  // extremes from overflowing.
-  const int64_t cur = *current.packets_lost;
-  const int64_t prev = *previous.packets_lost;
-  if ((prev < 0 && cur > INT64_MAX + prev) || (prev > 0 && cur < INT64_MIN + prev)) {
-    out.packets_lost = cur;
-  } else {
-    out.packets_lost = cur - prev;
-  }
+  out.packets_lost = lost_since(*previous.packets_lost, *current.packets_lost);
   return out;
 }
 

@@ -52,14 +52,26 @@ struct RawStats {
   std::optional<double> jitter_ms;          // inbound-rtp or remote-inbound-rtp jitter
   std::optional<int64_t> packets_lost;      // may be negative (RFC 3550 duplicates)
   std::optional<int64_t> packets_received;  // sending side: packets the report covers
-  std::optional<double> audio_level;        // 0..1 (RFC 6464 level, linear)
-  std::optional<double> audio_energy;       // totalAudioEnergy, >= 0
-  std::string audio_codec;                  // e.g. "audio/opus"; empty when unknown
+  // Sending side: the receiver report's extended highest sequence number received (RFC 3550
+  // 6.4.1), cumulative. The sender's packets_received (packets sent by the time of the poll,
+  // minus the report's loss) runs ahead of the report between two reports; two reports'
+  // sequence numbers bound exactly the packets the loss between them belongs to.
+  std::optional<int64_t> report_highest_seq;
+  std::optional<double> audio_level;   // 0..1 (RFC 6464 level, linear)
+  std::optional<double> audio_energy;  // totalAudioEnergy, >= 0
+  std::string audio_codec;             // e.g. "audio/opus"; empty when unknown
 };
 
 // Counters of `current` minus those of `previous`; every other field is `current`'s. When
 // either side lacks a counter, or packets_received went backwards (new SSRC, restarted
 // session), the counters of `current` are returned unchanged.
+//
+// When both carry report_highest_seq (the guide reading receiver reports) the interval is the
+// one between the two reports: packets_received is the packets the receiver expected in it
+// (highest sequence numbers' difference) minus those it lost, never negative. A poll between
+// two reports then measures nothing (0 received: loss unknown) and the next report's loss is
+// divided by all the packets it covers, not by those sent since that poll. A sequence number
+// that went backwards (new SSRC) again returns `current` unchanged.
 RawStats stats_since(const RawStats &previous, const RawStats &current);
 
 struct ConnectionMetrics {

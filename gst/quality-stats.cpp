@@ -46,16 +46,20 @@ void read_remote_inbound(const GstStructure *s, Collected *c) {
     c->guide_side.rtt_ms = *rtt * 1000.0;
   if (auto lost = get_int64(s, "packets-lost"))
     c->guide_side.packets_lost = *lost;
-  if (auto jitter = get_double(s, "jitter")) {
-    c->guide_side.jitter_ms = *jitter * 1000.0;
-    return;
-  }
-  /* 1.22 keeps the receiver report's jitter (in RTP clock units) in the RTP
-   * source's own statistics. */
+  /* 1.22 keeps the rest of the receiver report (jitter in RTP clock units,
+   * the extended highest sequence number) in the RTP source's own
+   * statistics. */
   const GstStructure *source = nullptr;
   const GValue *v = gst_structure_get_value(s, "gst-rtpsource-stats");
   if (v && G_VALUE_HOLDS(v, GST_TYPE_STRUCTURE))
     source = gst_value_get_structure(v);
+  guint highest_seq;
+  if (source && gst_structure_get_uint(source, "rb-exthighestseq", &highest_seq))
+    c->guide_side.report_highest_seq = highest_seq;
+  if (auto jitter = get_double(s, "jitter")) {
+    c->guide_side.jitter_ms = *jitter * 1000.0;
+    return;
+  }
   guint rb_jitter;
   if (source && gst_structure_get_uint(source, "rb-jitter", &rb_jitter))
     c->report_jitter = rb_jitter;

@@ -297,14 +297,26 @@ RawStats counters(std::optional<int64_t> lost, std::optional<int64_t> received) 
   return s;
 }
 
+struct SinceCase {
+  const char *name;
+  RawStats previous;
+  RawStats current;
+  std::optional<int64_t> lost;
+  std::optional<int64_t> received;
+};
+
+template <size_t N>
+void expect_counters_since(const SinceCase (&cases)[N]) {
+  for (const auto &c : cases) {
+    SCOPED_TRACE(c.name);
+    const RawStats out = stats_since(c.previous, c.current);
+    EXPECT_EQ(out.packets_lost, c.lost);
+    EXPECT_EQ(out.packets_received, c.received);
+  }
+}
+
 TEST(StatsSince, CountersOfTheInterval) {
-  const struct {
-    const char *name;
-    RawStats previous;
-    RawStats current;
-    std::optional<int64_t> lost;
-    std::optional<int64_t> received;
-  } cases[] = {
+  const SinceCase cases[] = {
       {"delta", counters(10, 1000), counters(70, 2000), 60, 1000},
       {"no change", counters(10, 1000), counters(10, 1000), 0, 0},
       {"duplicates", counters(10, 1000), counters(8, 1100), -2, 100},
@@ -315,12 +327,52 @@ TEST(StatsSince, CountersOfTheInterval) {
       {"overflow guarded", counters(kMin64, 0), counters(kMax64, 10), kMax64, 10},
       {"overflow guarded low", counters(kMax64, 0), counters(kMin64, 10), kMin64, 10},
   };
-  for (const auto &c : cases) {
-    SCOPED_TRACE(c.name);
-    const RawStats out = stats_since(c.previous, c.current);
-    EXPECT_EQ(out.packets_lost, c.lost);
-    EXPECT_EQ(out.packets_received, c.received);
-  }
+  expect_counters_since(cases);
+}
+
+RawStats report(std::optional<int64_t> lost, std::optional<int64_t> sent_minus_lost,
+                std::optional<int64_t> highest_seq) {
+  RawStats s = counters(lost, sent_minus_lost);
+  s.report_highest_seq = highest_seq;
+  return s;
+}
+
+// The guide's view: receiver reports' cumulative loss and extended highest sequence number,
+// and packets_received as the guide computes it (packets sent by the poll minus the loss).
+TEST(StatsSince, ReportWindow) {
+  const SinceCase cases[] = {
+      {"between two reports", report(10, 990, 1000), report(15, 1040, 1050), 5, 45},
+      // Sent by the poll: 1200, but the report covers up to 1050 only.
+      {"sent ran ahead", report(10, 990, 1000), report(15, 1185, 1050), 5, 45},
+      {"no new report", report(10, 1000, 1000), report(10, 1030, 1000), 0, 0},
+      {"duplicates", report(10, 990, 1000), report(8, 1092, 1100), -2, 100},
+      {"all of it lost", report(10, 990, 1000), report(30, 1020, 1010), 20, 0},
+      {"new SSRC", report(10, 990, 70000), report(1, 99, 100), 1, 99},
+      {"negative sequence", report(10, 990, -5), report(11, 999, 10), 11, 999},
+      {"previous without sequence", counters(10, 990), report(15, 1185, 1050), 5, 195},
+      {"current without sequence", report(10, 990, 1000), counters(15, 1185), 5, 195},
+      {"current without loss", report(10, 990, 1000), report(nullopt, 1185, 1050), nullopt, 1185},
+      {"overflow guarded", report(kMin64, 0, 0), report(kMax64, 10, 10), kMax64, 0},
+      {"largest sequences", report(0, 0, 0), report(0, 10, kMax64), 0, kMax64},
+  };
+  expect_counters_since(cases);
+}
+
+/* The monitor keeps the last poll as `previous`. A poll between two reports must neither make
+ * up a loss rate nor shorten the window the next report's loss is divided by: 10 % loss over
+ * 50 packets reads 10 % however many polls fall in between. */
+TEST(StatsSince, PollsBetweenReportsKeepTheReportsWindow) {
+  const RawStats first_report = report(0, 1000, 1000);
+  const RawStats poll_between = report(0, 1040, 1000);   // 40 more sent, no new report
+  const RawStats second_report = report(5, 1055, 1050);  // 60 more sent, 5 of 50 lost
+  const ConnectionMetrics between = compute_metrics(stats_since(first_report, poll_between));
+  EXPECT_EQ(between.packets_received, 0);
+  EXPECT_EQ(between.loss_rate, 0.0);
+  const ConnectionMetrics after = compute_metrics(stats_since(poll_between, second_report));
+  EXPECT_EQ(after.packets_lost, 5);
+  EXPECT_EQ(after.packets_received, 45);
+  EXPECT_DOUBLE_EQ(after.loss_rate, 0.1);
+  EXPECT_DOUBLE_EQ(compute_metrics(stats_since(first_report, second_report)).loss_rate, 0.1);
 }
 
 TEST(StatsSince, OtherFieldsComeFromCurrent) {
