@@ -979,12 +979,43 @@ static void stop(TourGuideSink *self) {
     tour_worker_release();
 }
 
+/* Each new peer posts LATENCY messages as its sinks and its DTLS encoder
+ * start, and the pipeline answers each with a latency query and a LATENCY
+ * event through every peer and up to the source: O(N) per join, O(N^2) per
+ * join storm, on the application's thread. Nothing in a peer syncs to the
+ * clock (tourguidesink sets `sync` false on its peers, and nicesink does not
+ * sync); the one element of a peer that needs the latency, its rtpsession (to
+ * time sender reports), gets it from the peer itself when it connects
+ * (tourwebrtcbin's configure_send_latency). So such messages stop here. */
+static bool is_from_a_peer(TourGuideSink *self, GstMessage *message) {
+  GstObject *child =
+      GST_MESSAGE_SRC(message) ? GST_OBJECT(gst_object_ref(GST_MESSAGE_SRC(message))) : nullptr;
+  while (child != nullptr) {
+    GstObject *parent = gst_object_get_parent(child);
+    if (parent == GST_OBJECT(self)) {
+      gst_object_unref(parent);
+      bool peer = TOUR_IS_WEBRTC_BIN(child);
+      gst_object_unref(child);
+      return peer;
+    }
+    gst_object_unref(child);
+    child = parent;
+  }
+  return false;
+}
+
 /* Peers tell their story through messages: their state (a failed peer is of
  * no use to anybody: drop it; its attendee may join again) and their
  * quality reports (which drive their level). */
 static void tour_guide_sink_handle_message(GstBin *bin, GstMessage *message) {
   auto *self = TOUR_GUIDE_SINK(bin);
   TourGuideSinkPrivate *priv = self->priv;
+  if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_LATENCY && is_from_a_peer(self, message)) {
+    GST_LOG_OBJECT(self, "not redistributing latency for %" GST_PTR_FORMAT,
+                   GST_MESSAGE_SRC(message));
+    gst_message_unref(message);
+    return;
+  }
   const GstStructure *s = gst_message_get_structure(message);
   if (GST_MESSAGE_TYPE(message) == GST_MESSAGE_ELEMENT && s != nullptr &&
       gst_structure_has_name(s, "tourcast-quality")) {

@@ -312,6 +312,23 @@ static void run_cleanup(TourWebRTCBin *self, ConnectionState entered) {
   }
 }
 
+/* webrtcbin's rtpsession times each sent packet for its sender reports with
+ * the latency it was configured (rtcp-sync-send-time), and logs "Can't
+ * determine running time for this packet without knowing configured latency"
+ * for every packet until then. The only way it gets one in 1.22 is the
+ * transport send bin's answer to a latency query, which sends a LATENCY event
+ * up from its nicesink; the pipeline's own LATENCY event is dropped by that
+ * bin, and before DTLS is up the event stops at its dtlssrtpenc, locked in
+ * NULL. So a peer that connects after the pipeline last asked (a browser
+ * answering the guide, say) never had one: ask again now, before the first
+ * packet passes. */
+static void configure_send_latency(TourWebRTCBin *self) {
+  GstQuery *query = gst_query_new_latency();
+  if (!gst_element_query(self->priv->webrtc, query))
+    GST_DEBUG_OBJECT(self, "latency query failed: sender reports may lack timing");
+  gst_query_unref(query);
+}
+
 static void apply_transition(TourWebRTCBin *self, const Transition &t) {
   if (!t.happened)
     return;
@@ -319,19 +336,23 @@ static void apply_transition(TourWebRTCBin *self, const Transition &t) {
   const StateTransition &c = t.change;
   std::string peer, session;
   TourSignaller *signaller = nullptr;
-  bool gathered, fail_is_error;
+  bool gathered, fail_is_error, sends_media;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     peer = priv->peer_id;
     session = priv->session_id;
+    sends_media = priv->role == TOUR_ROLE_GUIDE;
     gathered = priv->gathering_complete;
     fail_is_error = !priv->signaller_shared;
     if (priv->signaller)
       signaller = TOUR_SIGNALLER(g_object_ref(priv->signaller));
   }
   GST_INFO_OBJECT(self, "%s -> %s (%s)", to_string(c.from), to_string(c.to), c.reason.c_str());
-  if (c.to == ConnectionState::kConnected)
+  if (c.to == ConnectionState::kConnected) {
+    if (sends_media)
+      configure_send_latency(self);
     priv->media_open.store(true);
+  }
   GstStructure *s = gst_structure_new(
       "tourcast-state", "old-state", G_TYPE_STRING, to_string(c.from), "new-state", G_TYPE_STRING,
       to_string(c.to), "reason", G_TYPE_STRING, c.reason.c_str(), "timestamp", G_TYPE_INT64,

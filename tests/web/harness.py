@@ -57,9 +57,11 @@ class Process:
 
 
 def our_problems(log):
-    """GLib criticals and GStreamer warnings (GST_DEBUG=2) of tourcast's own code."""
+    """GLib criticals and GStreamer warnings (GST_DEBUG=2) of tourcast's own code, and
+    the rtpsession warning of a peer whose sender reports tourwebrtcbin failed to time."""
     return [line for line in log.splitlines()
-            if "CRITICAL" in line or ("WARN" in line and "tour" in line.lower())]
+            if "CRITICAL" in line or ("WARN" in line and "tour" in line.lower())
+            or "without knowing configured latency" in line]
 
 
 def wait_for(predicate, timeout, what, interval=0.1):

@@ -58,7 +58,9 @@ class BrowserTest(unittest.TestCase):
         def ok():
             l = self.listener()
             a = l and l.get("audio")
-            if a and abs(a["frequency"] - freq) < 15 and a["level"] > -30:
+            # frequency and level are null until the page's analyser has a block
+            if (a and a.get("frequency") is not None and a.get("level") is not None
+                    and abs(a["frequency"] - freq) < 15 and a["level"] > -30):
                 return l
             return False
         return wait_for(ok, 30, what, interval=0.5)
