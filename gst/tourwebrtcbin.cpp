@@ -149,6 +149,10 @@ struct TourWebRTCBinPrivate {
    * packet the attendee receives starts an unbroken sequence (a gap in its
    * first packets trips the RTP source's probation). */
   std::atomic<bool> media_open{false};
+  /* Set before webrtcbin is stopped: while it takes its transports down it can
+   * report states (even `connected` of a connection that had failed), which
+   * say nothing about the peer any more. */
+  std::atomic<bool> stopping{false};
 
   /* settings */
   TourRole role = DEFAULT_ROLE;
@@ -1167,6 +1171,8 @@ static void on_ice_gathering_state(GstElement *webrtc, GParamSpec *, TourWebRTCB
 }
 
 static void on_ice_connection_state(GstElement *webrtc, GParamSpec *, TourWebRTCBin *self) {
+  if (self->priv->stopping)
+    return;
   GstWebRTCICEConnectionState state;
   g_object_get(webrtc, "ice-connection-state", &state, nullptr);
   ConnectionState current;
@@ -1199,6 +1205,8 @@ static void on_ice_connection_state(GstElement *webrtc, GParamSpec *, TourWebRTC
 }
 
 static void on_connection_state(GstElement *webrtc, GParamSpec *, TourWebRTCBin *self) {
+  if (self->priv->stopping)
+    return;
   GstWebRTCPeerConnectionState state;
   g_object_get(webrtc, "connection-state", &state, nullptr);
   ConnectionState current;
@@ -1728,6 +1736,8 @@ static GstStateChangeReturn tour_webrtc_bin_change_state(GstElement *element,
   auto *self = TOUR_WEBRTC_BIN(element);
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && !start(self))
     return GST_STATE_CHANGE_FAILURE;
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+    self->priv->stopping = true;
   GstStateChangeReturn ret = GST_ELEMENT_CLASS(parent_class)->change_state(element, transition);
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
     stop(self);

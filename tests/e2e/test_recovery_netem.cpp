@@ -370,6 +370,10 @@ TEST_F(RecoveryNetem, FirstConnectionFailedBeforeAnyMediaRejoins) {
   for (const std::string &attempt : lines_with(log, "event=(string)attempt,"))
     EXPECT_EQ(field(attempt, "level"), "full_reconnect") << attempt;
   expect_tone_after(recovered);
+  /* The old peer's teardown says nothing about the connection: webrtcbin can
+   * report `connected` while it stops a failed connection's transports. */
+  EXPECT_EQ(log.find(R"x(reason=(string)"connection\ restored")x"), std::string::npos)
+      << log.substr(log.size() > 6000 ? log.size() - 6000 : 0);
 
   /* The guide replaced the failed connection's peer: one attendee left. */
   EXPECT_TRUE(wait_until(
