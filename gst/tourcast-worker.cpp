@@ -3,8 +3,6 @@
  */
 #include "tourcast-worker.h"
 
-#include "dtls-certificate.h"
-
 #include <gst/gst.h>
 
 #include <condition_variable>
@@ -153,8 +151,6 @@ void tour_dtls_warm_up(void) {
           if (element)
             gst_object_unref(gst_object_ref_sink(element));
         }
-        /* And tourcast's own certificate with its agent (dtls-certificate.h). */
-        tour_dtls_certificate_pem();
         return nullptr;
       },
       nullptr);
