@@ -49,7 +49,6 @@
 #include <gst/webrtc/nice/nice.h>
 #include <gst/webrtc/webrtc.h>
 
-#include "dtls-certificate.h"
 #include "ice-agent.h"
 #include "shared-ice.h"
 #include "check_timeout.h"
@@ -1772,15 +1771,6 @@ static void on_deep_element_added(GstBin *, GstBin *, GstElement *element, gpoin
     g_object_set(element, "sync", (gboolean)self->priv->sync.load(), nullptr);
     return;
   }
-  /* A transport's DTLS decoder, added while webrtcbin makes the offer or the
-   * answer, before it reads the certificate for the SDP's fingerprint and
-   * before the encoder shares the decoder's connection: an ECDSA certificate
-   * halves the datagrams of the handshake (dtls-certificate.h). */
-  if (factory != nullptr && g_strcmp0(GST_OBJECT_NAME(factory), "dtlssrtpdec") == 0) {
-    if (const gchar *pem = tour_dtls_certificate_pem())
-      g_object_set(element, "pem", pem, nullptr);
-    return;
-  }
   if (factory == nullptr || g_strcmp0(GST_OBJECT_NAME(factory), "rtpsession") != 0)
     return;
   guint64 interval_ns = (guint64)self->priv->rtcp_interval_ms.load() * GST_MSECOND;
@@ -1796,8 +1786,6 @@ static void tour_webrtc_bin_init(TourWebRTCBin *self) {
  * construct-only too. */
 static void make_webrtcbin(TourWebRTCBin *self) {
   TourWebRTCBinPrivate *priv = self->priv;
-  /* Made here, outside webrtcbin's transport creation (dtls-certificate.h). */
-  tour_dtls_certificate_pem();
   /* webrtcbin keeps the reference it is given (1.22: g_value_get_object). */
   GstWebRTCICE *ice =
       priv->shared_ice_agent ? tour_shared_ice_peer_new(priv->shared_ice_agent) : nullptr;
