@@ -38,4 +38,21 @@ G_DECLARE_FINAL_TYPE(TourSharedIcePeer, tour_shared_ice_peer, TOUR, SHARED_ICE_P
  * streams are removed from the agent when it is finalized (with the webrtcbin). */
 GstWebRTCICE *tour_shared_ice_peer_new(TourSharedIceAgent *agent);
 
+/* Called on the agent's thread when the first connectivity check from the
+ * remote side of one of @peer's streams arrives (libnice's
+ * initial-binding-request-received, routed to the peer whose stream it is).
+ * Never called after the peer is finalized. */
+typedef void (*TourSharedIceFirstCheckFunc)(GstWebRTCICE *peer, gpointer user_data);
+void tour_shared_ice_peer_set_on_first_check(GstWebRTCICE *peer, TourSharedIceFirstCheckFunc func,
+                                             gpointer user_data, GDestroyNotify notify);
+
+/* The check retransmission timeout @peer's checks need (its link's round
+ * trip: see core/check_timeout.h). libnice derives it from the agent's pacing
+ * timer Ta (RTO = MAX (Ta x pairs in progress, 500 ms)), which is the whole
+ * agent's, so the agent raises Ta to the largest timeout its peers still
+ * checking need and lowers it back once they are connected or failed: its
+ * running check tick keeps the interval it was made with, so checks are not
+ * paced slower meanwhile. */
+void tour_shared_ice_peer_require_check_timeout(GstWebRTCICE *peer, guint timeout_ms);
+
 G_END_DECLS
