@@ -14,6 +14,7 @@
 #include "shared-ice.h"
 
 #include <agent.h>
+#include "shared-ice-src.h"
 #include <gst/webrtc/nice/nice.h>
 
 #include <map>
@@ -371,9 +372,25 @@ static GstWebRTCICEStream *peer_add_stream(GstWebRTCICE *ice, guint session_id) 
   return stream;
 }
 
-static GstWebRTCICETransport *peer_find_transport(GstWebRTCICE *, GstWebRTCICEStream *stream,
+/* webrtcbin asks for the transport (transportstream.c) just before making
+ * the transportreceivebin that adds its `src` (transportreceivebin.c,
+ * transport_receive_bin_constructed): GstWebRTCNiceTransport made a nicesrc,
+ * which has a thread of its own; a TourSharedIceSrc, pushing from the
+ * agent's thread, takes its place while it is in no bin yet. */
+static GstWebRTCICETransport *peer_find_transport(GstWebRTCICE *ice, GstWebRTCICEStream *stream,
                                                   GstWebRTCICEComponent component) {
-  return gst_webrtc_ice_stream_find_transport(stream, component);
+  GstWebRTCICETransport *transport = gst_webrtc_ice_stream_find_transport(stream, component);
+  if (transport == nullptr || transport->src == nullptr || TOUR_IS_SHARED_ICE_SRC(transport->src) ||
+      GST_OBJECT_PARENT(transport->src) != nullptr)
+    return transport;
+  guint stream_id = 0, component_id = 0;
+  g_object_get(transport->src, "stream", &stream_id, "component", &component_id, nullptr);
+  TourSharedIceAgent *shared = TOUR_SHARED_ICE_PEER(ice)->shared;
+  GstElement *nicesrc = transport->src;
+  transport->src = tour_shared_ice_src_new(shared->agent, stream_id, component_id, shared->context);
+  gst_object_ref_sink(nicesrc);
+  gst_object_unref(nicesrc);
+  return transport;
 }
 
 static gboolean peer_gather_candidates(GstWebRTCICE *, GstWebRTCICEStream *stream) {

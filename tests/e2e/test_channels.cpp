@@ -234,24 +234,6 @@ TEST(Channels, NonLiveInputIsPacedForTheListeners) {
 
 namespace {
 
-/* The threads of this process named @name (/proc/self/task/N/comm). */
-int threads_named(const std::string &name) {
-  int n = 0;
-  GDir *dir = g_dir_open("/proc/self/task", 0, nullptr);
-  if (dir == nullptr)
-    return -1;
-  while (const gchar *task = g_dir_read_name(dir)) {
-    gchar *comm = nullptr;
-    gchar *path = g_strdup_printf("/proc/self/task/%s/comm", task);
-    if (g_file_get_contents(path, &comm, nullptr, nullptr))
-      n += g_strcmp0(g_strstrip(comm), name.c_str()) == 0;
-    g_free(comm);
-    g_free(path);
-  }
-  g_dir_close(dir);
-  return n;
-}
-
 /* The libnice agent of every peer of @guide (new references). */
 std::vector<GObject *> peer_agents(GstElement *guide) {
   std::vector<GObject *> agents;
