@@ -38,7 +38,9 @@ TEST(Channels, TwoLanguagesEachHearTheirOwnGuide) {
   RedisServer redis;
   ASSERT_TRUE(redis.running()) << redis.error();
   Pipeline guide_en(guide_description("guide", "museum", "en", 440, redis.url()));
-  Pipeline guide_fr(guide_description("guide", "museum", "fr", 880, redis.url()));
+  /* One guide on shared ICE agents (the default), one with an agent per peer. */
+  Pipeline guide_fr(
+      guide_description("guide", "museum", "fr", 880, redis.url(), "shared-ice-agent=false"));
   ASSERT_TRUE(guide_en.ok() && guide_fr.ok());
   ASSERT_NE(guide_en.play(), GST_STATE_CHANGE_FAILURE);
   ASSERT_NE(guide_fr.play(), GST_STATE_CHANGE_FAILURE);
