@@ -14,8 +14,9 @@
 #include "shared-ice.h"
 
 #include <agent.h>
-#include "shared-ice-src.h"
 #include <gst/webrtc/nice/nice.h>
+
+#include "shared-ice-src.h"
 
 #include <map>
 #include <mutex>

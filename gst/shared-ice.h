@@ -20,7 +20,11 @@ G_BEGIN_DECLS
  * The agent is ICE-controlling (the guide offers), so only offering peers may
  * use it. What libnice keeps per agent is shared by all of them: the local
  * addresses, UPnP (off), the check pacing timer Ta (one check per Ta for the
- * whole agent, so Ta is set lower than libnice's 20 ms: see shared-ice.cpp). */
+ * whole agent, so Ta is set lower than libnice's 20 ms: see shared-ice.cpp;
+ * tourguidesink keeps a few peers per agent, ice-agent-peers) and the check
+ * timeout derived from it (see tour_shared_ice_peer_require_check_timeout).
+ * Each peer's transport receives through a TourSharedIceSrc on the agent's
+ * thread instead of a nicesrc with a thread of its own (shared-ice-src.h). */
 #define TOUR_TYPE_SHARED_ICE_AGENT (tour_shared_ice_agent_get_type())
 G_DECLARE_FINAL_TYPE(TourSharedIceAgent, tour_shared_ice_agent, TOUR, SHARED_ICE_AGENT,
                      GstWebRTCICE)
