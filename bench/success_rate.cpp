@@ -1071,7 +1071,7 @@ bool parse_options(int argc, char **argv, Options *o, JoinOptions *join, std::st
       {"plugin-dir", 0, 0, G_OPTION_ARG_FILENAME, &plugin_dir, "tourcast's plugin directory",
        "DIR"},
       {"guide-property", 0, 0, G_OPTION_ARG_STRING_ARRAY, &guide_properties,
-       "A tourguidesink property for tourcast's guide, e.g. shared-ice-agent=true (repeatable)",
+       "A tourguidesink property for tourcast's guide, e.g. shared-ice-agent=false (repeatable)",
        "NAME=VALUE"},
       {"role", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &role_arg, "", nullptr},
       {"address", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING, &address, "", nullptr},

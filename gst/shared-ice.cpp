@@ -16,6 +16,8 @@
 #include <agent.h>
 #include <gst/webrtc/nice/nice.h>
 
+#include "shared-ice-src.h"
+
 #include <map>
 #include <mutex>
 #include <set>
@@ -51,6 +53,12 @@ struct _TourSharedIceAgent {
   std::mutex *lock;
   std::map<guint, Route> *routes;
   std::set<std::string> *local_addresses;
+  /* The check timeouts the streams still checking need (libnice stream id ->
+   * ms), and the pacing timer that gives the largest (see
+   * tour_shared_ice_peer_require_check_timeout). */
+  std::mutex *timeouts_lock;
+  std::map<guint, guint> *check_timeouts;
+  guint pacing_ms;
 };
 
 G_DEFINE_TYPE(TourSharedIceAgent, tour_shared_ice_agent, GST_TYPE_WEBRTC_ICE);
@@ -63,6 +71,15 @@ struct PeerStream {
   GstWebRTCICEStream *stream;
 };
 
+/* A callback of webrtcbin's or tourwebrtcbin's, called with the peer's
+ * dispatch lock held. */
+template <typename Func>
+struct PeerCallback {
+  Func func;
+  gpointer data;
+  GDestroyNotify notify;
+};
+
 struct _TourSharedIcePeer {
   GstWebRTCICE parent;
   TourSharedIceAgent *shared;
@@ -70,9 +87,8 @@ struct _TourSharedIcePeer {
   std::vector<PeerStream> *streams;
   /* Held while its callback runs (see on_new_candidate); guards the callback. */
   std::mutex *dispatch_lock;
-  GstWebRTCICEOnCandidateFunc on_candidate;
-  gpointer on_candidate_data;
-  GDestroyNotify on_candidate_notify;
+  PeerCallback<GstWebRTCICEOnCandidateFunc> on_candidate;
+  PeerCallback<TourSharedIceFirstCheckFunc> on_first_check;
   gchar *stun_server;
 };
 
@@ -138,9 +154,51 @@ static void on_new_candidate(NiceAgent *agent, NiceCandidate *candidate, gpointe
   const guint session_id = it->second.session_id;
   std::lock_guard<std::mutex> dispatch(*peer->dispatch_lock);
   routes.unlock();
-  if (peer->on_candidate)
-    peer->on_candidate(GST_WEBRTC_ICE(peer), session_id, attr, peer->on_candidate_data);
+  if (peer->on_candidate.func)
+    peer->on_candidate.func(GST_WEBRTC_ICE(peer), session_id, attr, peer->on_candidate.data);
   g_free(attr);
+}
+
+/* Ta: the largest check timeout a stream still checking needs, at least
+ * SHARED_PACING_MS. With the timeouts lock held. */
+static void update_pacing_locked(TourSharedIceAgent *self) {
+  guint pacing = SHARED_PACING_MS;
+  for (const auto &entry : *self->check_timeouts)
+    pacing = MAX(pacing, entry.second);
+  if (pacing == self->pacing_ms)
+    return;
+  GST_DEBUG_OBJECT(self, "check pacing %u -> %u ms (%zu streams need a longer timeout)",
+                   self->pacing_ms, pacing, self->check_timeouts->size());
+  self->pacing_ms = pacing;
+  g_object_set(self->agent, "stun-pacing-timer", pacing, nullptr);
+}
+
+static void forget_check_timeout(TourSharedIceAgent *self, guint stream_id) {
+  std::lock_guard<std::mutex> guard(*self->timeouts_lock);
+  if (self->check_timeouts->erase(stream_id) > 0)
+    update_pacing_locked(self);
+}
+
+/* A stream done checking no longer holds Ta up. */
+static void on_component_state_changed(NiceAgent *, guint stream_id, guint, guint state,
+                                       gpointer data) {
+  if (state == NICE_COMPONENT_STATE_READY || state == NICE_COMPONENT_STATE_FAILED)
+    forget_check_timeout(TOUR_SHARED_ICE_AGENT(data), stream_id);
+}
+
+/* The first check from some peer's remote side: its callback, as for
+ * candidates (see on_new_candidate). */
+static void on_initial_binding_request(NiceAgent *, guint stream_id, gpointer data) {
+  auto *self = TOUR_SHARED_ICE_AGENT(data);
+  std::unique_lock<std::mutex> routes(*self->lock);
+  auto it = self->routes->find(stream_id);
+  if (it == self->routes->end())
+    return;
+  TourSharedIcePeer *peer = it->second.peer;
+  std::lock_guard<std::mutex> dispatch(*peer->dispatch_lock);
+  routes.unlock();
+  if (peer->on_first_check.func)
+    peer->on_first_check.func(GST_WEBRTC_ICE(peer), peer->on_first_check.data);
 }
 
 static void tour_shared_ice_agent_constructed(GObject *object) {
@@ -154,6 +212,11 @@ static void tour_shared_ice_agent_constructed(GObject *object) {
   g_object_set(self->agent, "upnp", FALSE, "controlling-mode", TRUE, "stun-pacing-timer",
                (guint)SHARED_PACING_MS, nullptr);
   g_signal_connect(self->agent, "new-candidate-full", G_CALLBACK(on_new_candidate), self);
+  g_signal_connect(self->agent, "component-state-changed", G_CALLBACK(on_component_state_changed),
+                   self);
+  g_signal_connect(self->agent, "initial-binding-request-received",
+                   G_CALLBACK(on_initial_binding_request), self);
+  self->pacing_ms = SHARED_PACING_MS;
 
   ThreadStart start;
   start.self = self;
@@ -183,6 +246,8 @@ static void tour_shared_ice_agent_finalize(GObject *object) {
   delete self->routes;
   delete self->local_addresses;
   delete self->lock;
+  delete self->check_timeouts;
+  delete self->timeouts_lock;
   G_OBJECT_CLASS(tour_shared_ice_agent_parent_class)->finalize(object);
 }
 
@@ -218,6 +283,8 @@ static void tour_shared_ice_agent_init(TourSharedIceAgent *self) {
   self->lock = new std::mutex();
   self->routes = new std::map<guint, Route>();
   self->local_addresses = new std::set<std::string>();
+  self->timeouts_lock = new std::mutex();
+  self->check_timeouts = new std::map<guint, guint>();
 }
 
 TourSharedIceAgent *tour_shared_ice_agent_new(const gchar *name) {
@@ -306,9 +373,25 @@ static GstWebRTCICEStream *peer_add_stream(GstWebRTCICE *ice, guint session_id) 
   return stream;
 }
 
-static GstWebRTCICETransport *peer_find_transport(GstWebRTCICE *, GstWebRTCICEStream *stream,
+/* webrtcbin asks for the transport (transportstream.c) just before making
+ * the transportreceivebin that adds its `src` (transportreceivebin.c,
+ * transport_receive_bin_constructed): GstWebRTCNiceTransport made a nicesrc,
+ * which has a thread of its own; a TourSharedIceSrc, pushing from the
+ * agent's thread, takes its place while it is in no bin yet. */
+static GstWebRTCICETransport *peer_find_transport(GstWebRTCICE *ice, GstWebRTCICEStream *stream,
                                                   GstWebRTCICEComponent component) {
-  return gst_webrtc_ice_stream_find_transport(stream, component);
+  GstWebRTCICETransport *transport = gst_webrtc_ice_stream_find_transport(stream, component);
+  if (transport == nullptr || transport->src == nullptr || TOUR_IS_SHARED_ICE_SRC(transport->src) ||
+      GST_OBJECT_PARENT(transport->src) != nullptr)
+    return transport;
+  guint stream_id = 0, component_id = 0;
+  g_object_get(transport->src, "stream", &stream_id, "component", &component_id, nullptr);
+  TourSharedIceAgent *shared = TOUR_SHARED_ICE_PEER(ice)->shared;
+  GstElement *nicesrc = transport->src;
+  transport->src = tour_shared_ice_src_new(shared->agent, stream_id, component_id, shared->context);
+  gst_object_ref_sink(nicesrc);
+  gst_object_unref(nicesrc);
+  return transport;
 }
 
 static gboolean peer_gather_candidates(GstWebRTCICE *, GstWebRTCICEStream *stream) {
@@ -428,21 +511,24 @@ static void peer_set_tos(GstWebRTCICE *ice, GstWebRTCICEStream *stream, guint to
   nice_agent_set_stream_tos(agent_of(self), id, tos);
 }
 
-static void peer_set_on_ice_candidate(GstWebRTCICE *ice, GstWebRTCICEOnCandidateFunc func,
-                                      gpointer user_data, GDestroyNotify notify) {
-  auto *self = TOUR_SHARED_ICE_PEER(ice);
-  GDestroyNotify old_notify;
-  gpointer old_data;
+/* Not while a call of the old one is under way (see on_new_candidate). */
+template <typename Func>
+static void replace_callback(TourSharedIcePeer *self, PeerCallback<Func> *slot, Func func,
+                             gpointer user_data, GDestroyNotify notify) {
+  PeerCallback<Func> old;
   {
     std::lock_guard<std::mutex> guard(*self->dispatch_lock);
-    old_notify = self->on_candidate_notify;
-    old_data = self->on_candidate_data;
-    self->on_candidate = func;
-    self->on_candidate_data = user_data;
-    self->on_candidate_notify = notify;
+    old = *slot;
+    *slot = PeerCallback<Func>{func, user_data, notify};
   }
-  if (old_notify)
-    old_notify(old_data);
+  if (old.notify)
+    old.notify(old.data);
+}
+
+static void peer_set_on_ice_candidate(GstWebRTCICE *ice, GstWebRTCICEOnCandidateFunc func,
+                                      gpointer user_data, GDestroyNotify notify) {
+  replace_callback(TOUR_SHARED_ICE_PEER(ice), &TOUR_SHARED_ICE_PEER(ice)->on_candidate, func,
+                   user_data, notify);
 }
 
 /* ---------- candidate statistics (webrtcbin's get-stats) ---------- */
@@ -569,14 +655,17 @@ static void tour_shared_ice_peer_finalize(GObject *object) {
       if (it != self->shared->routes->end())
         self->shared->routes->erase(it);
     }
+    forget_check_timeout(self->shared, s.nice_stream_id);
     nice_agent_remove_stream(agent_of(self), s.nice_stream_id);
     gst_object_unref(s.stream);
   }
   /* A candidate being handed to webrtcbin now finishes first (see
    * on_new_candidate). */
   { std::lock_guard<std::mutex> wait_for_dispatch(*self->dispatch_lock); }
-  if (self->on_candidate_notify)
-    self->on_candidate_notify(self->on_candidate_data);
+  if (self->on_candidate.notify)
+    self->on_candidate.notify(self->on_candidate.data);
+  if (self->on_first_check.notify)
+    self->on_first_check.notify(self->on_first_check.data);
   g_free(self->stun_server);
   delete self->streams;
   delete self->lock;
@@ -645,4 +734,26 @@ GstWebRTCICE *tour_shared_ice_peer_new(TourSharedIceAgent *agent) {
   self->shared = TOUR_SHARED_ICE_AGENT(gst_object_ref(agent));
   gst_object_ref_sink(self);
   return GST_WEBRTC_ICE(self);
+}
+
+void tour_shared_ice_peer_set_on_first_check(GstWebRTCICE *ice, TourSharedIceFirstCheckFunc func,
+                                             gpointer user_data, GDestroyNotify notify) {
+  g_return_if_fail(TOUR_IS_SHARED_ICE_PEER(ice));
+  replace_callback(TOUR_SHARED_ICE_PEER(ice), &TOUR_SHARED_ICE_PEER(ice)->on_first_check, func,
+                   user_data, notify);
+}
+
+void tour_shared_ice_peer_require_check_timeout(GstWebRTCICE *ice, guint timeout_ms) {
+  g_return_if_fail(TOUR_IS_SHARED_ICE_PEER(ice));
+  auto *self = TOUR_SHARED_ICE_PEER(ice);
+  std::vector<guint> ids;
+  {
+    std::lock_guard<std::mutex> guard(*self->lock);
+    for (const PeerStream &s : *self->streams)
+      ids.push_back(s.nice_stream_id);
+  }
+  std::lock_guard<std::mutex> guard(*self->shared->timeouts_lock);
+  for (guint id : ids)
+    (*self->shared->check_timeouts)[id] = timeout_ms;
+  update_pacing_locked(self->shared);
 }

@@ -20,7 +20,11 @@ G_BEGIN_DECLS
  * The agent is ICE-controlling (the guide offers), so only offering peers may
  * use it. What libnice keeps per agent is shared by all of them: the local
  * addresses, UPnP (off), the check pacing timer Ta (one check per Ta for the
- * whole agent, so Ta is set lower than libnice's 20 ms: see shared-ice.cpp). */
+ * whole agent, so Ta is set lower than libnice's 20 ms: see shared-ice.cpp;
+ * tourguidesink keeps a few peers per agent, ice-agent-peers) and the check
+ * timeout derived from it (see tour_shared_ice_peer_require_check_timeout).
+ * Each peer's transport receives through a TourSharedIceSrc on the agent's
+ * thread instead of a nicesrc with a thread of its own (shared-ice-src.h). */
 #define TOUR_TYPE_SHARED_ICE_AGENT (tour_shared_ice_agent_get_type())
 G_DECLARE_FINAL_TYPE(TourSharedIceAgent, tour_shared_ice_agent, TOUR, SHARED_ICE_AGENT,
                      GstWebRTCICE)
@@ -37,5 +41,22 @@ G_DECLARE_FINAL_TYPE(TourSharedIcePeer, tour_shared_ice_peer, TOUR, SHARED_ICE_P
 /* A new "ice-agent" for one webrtcbin, on @agent's agent and thread. Its
  * streams are removed from the agent when it is finalized (with the webrtcbin). */
 GstWebRTCICE *tour_shared_ice_peer_new(TourSharedIceAgent *agent);
+
+/* Called on the agent's thread when the first connectivity check from the
+ * remote side of one of @peer's streams arrives (libnice's
+ * initial-binding-request-received, routed to the peer whose stream it is).
+ * Never called after the peer is finalized. */
+typedef void (*TourSharedIceFirstCheckFunc)(GstWebRTCICE *peer, gpointer user_data);
+void tour_shared_ice_peer_set_on_first_check(GstWebRTCICE *peer, TourSharedIceFirstCheckFunc func,
+                                             gpointer user_data, GDestroyNotify notify);
+
+/* The check retransmission timeout @peer's checks need (its link's round
+ * trip: see core/check_timeout.h). libnice derives it from the agent's pacing
+ * timer Ta (RTO = MAX (Ta x pairs in progress, 500 ms)), which is the whole
+ * agent's, so the agent raises Ta to the largest timeout its peers still
+ * checking need and lowers it back once they are connected or failed: its
+ * running check tick keeps the interval it was made with, so checks are not
+ * paced slower meanwhile. */
+void tour_shared_ice_peer_require_check_timeout(GstWebRTCICE *peer, guint timeout_ms);
 
 G_END_DECLS

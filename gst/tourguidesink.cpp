@@ -55,6 +55,7 @@
 #include "adaptation-props.h"
 #include "diagnostics.h"
 #include "guide-ladder.h"
+#include "ice_agent_groups.h"
 #include "profiles.h"
 #include "quality-stats.h"
 #include "signaller-glue.h"
@@ -77,7 +78,9 @@ using namespace tourcast;
 #define DEFAULT_REPORT_INTERVAL_MS 2000
 #define DEFAULT_PEER_LATENCY_MS 200u /* webrtcbin's; the guide side only receives RTCP */
 #define DEFAULT_MAX_JOINING 32
-#define DEFAULT_SHARED_ICE_AGENT FALSE
+#define DEFAULT_SHARED_ICE_AGENT TRUE
+#define DEFAULT_ICE_AGENT_PEERS 16u
+#define MAX_ICE_AGENT_PEERS 1000u
 
 enum {
   PROP_MAX_ATTENDEES = CHANNEL_PROP_LAST,
@@ -93,6 +96,7 @@ enum {
   PROP_REPORT_INTERVAL,
   PROP_MAX_JOINING,
   PROP_SHARED_ICE_AGENT,
+  PROP_ICE_AGENT_PEERS,
   PROP_TRIGGERS_FIRST, /* rtt-, loss-, jitter-threshold, upgrade-hold */
 };
 
@@ -106,6 +110,9 @@ struct Peer {
   std::string join_id;
   GstElement *webrtc = nullptr;
   GstPad *output = nullptr; /* the router's src pad for this attendee */
+  /* Its shared ICE agent's group (TourGuideSinkPrivate::ice_groups), or -1:
+   * an agent of its own. */
+  int ice_group = -1;
 
   /* Guarded by the element's lock. */
   LevelChooser chooser{QualityLevel::kHigh, QualityLevel::kMaximum};
@@ -162,10 +169,14 @@ struct TourGuideSinkPrivate {
    * attendees waiting meanwhile hear from the signaller that they are
    * queued. */
   guint max_joining = DEFAULT_MAX_JOINING;
-  /* One libnice agent and thread for every peer the guide offers to (made on
-   * the first of them); NULL: webrtcbin's own agent per peer. */
+  /* Shared libnice agents, one thread each, for the peers the guide offers
+   * to: at most ice_agent_peers peers per agent, since libnice paces checks
+   * and sets their retransmission timeout per agent (core/ice_agent_groups.h).
+   * shared_ice[g] is group g's agent (NULL once freed). Off: webrtcbin's own
+   * agent per peer. */
   bool share_ice_agent = DEFAULT_SHARED_ICE_AGENT;
-  TourSharedIceAgent *shared_ice = nullptr;
+  IceAgentGroups ice_groups{DEFAULT_ICE_AGENT_PEERS};
+  std::vector<TourSharedIceAgent *> shared_ice;
   guint joining_count = 0;
   std::deque<PendingJoin> pending_joins;
   GSource *join_source = nullptr;
@@ -362,10 +373,22 @@ static GstPadProbeReturn on_output_idle(GstPad *pad, GstPadProbeInfo *, gpointer
   return GST_PAD_PROBE_REMOVE;
 }
 
+/* A peer on a shared agent is gone: the agent its group no longer needs, to
+ * unref outside the lock (its thread ends with the last peer's webrtcbin,
+ * which holds it too), or NULL. */
+static TourSharedIceAgent *leave_ice_group_locked(TourGuideSinkPrivate *priv, int group) {
+  if (group < 0 || !priv->ice_groups.leave((size_t)group))
+    return nullptr;
+  TourSharedIceAgent *agent = priv->shared_ice[(size_t)group];
+  priv->shared_ice[(size_t)group] = nullptr;
+  return agent;
+}
+
 static void remove_peer(TourGuideSink *self, const std::string &id, const char *reason) {
   TourGuideSinkPrivate *priv = self->priv;
   std::unique_ptr<Peer> peer;
   guint count;
+  TourSharedIceAgent *freed_agent;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     auto it = priv->peers.find(id);
@@ -377,7 +400,10 @@ static void remove_peer(TourGuideSink *self, const std::string &id, const char *
     count = priv->peers.size();
     if (peer->joining)
       priv->joining_count--;
+    freed_agent = leave_ice_group_locked(priv, peer->ice_group);
   }
+  if (freed_agent)
+    gst_object_unref(freed_agent);
   GST_INFO_OBJECT(self, "removing attendee %s (%s)", id.c_str(), reason);
   GstPad *output = peer->output;
   auto *removal = new Removal{TOUR_GUIDE_SINK(gst_object_ref(self)), std::move(peer)};
@@ -400,6 +426,7 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
   AdaptationTriggers triggers;
   bool auto_quality;
   TourSharedIceAgent *shared_ice = nullptr;
+  int ice_group = -1;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     auto it = priv->peers.find(id);
@@ -418,9 +445,14 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
     /* A browser's offer makes the guide ICE-controlled: such a peer keeps an
      * agent of its own (the shared one is controlling). */
     if (priv->share_ice_agent && offer == nullptr) {
-      if (priv->shared_ice == nullptr)
-        priv->shared_ice = tour_shared_ice_agent_new("tourcast-ice");
-      shared_ice = TOUR_SHARED_ICE_AGENT(gst_object_ref(priv->shared_ice));
+      const IceAgentGroups::Placement placement = priv->ice_groups.join();
+      if (placement.group >= priv->shared_ice.size())
+        priv->shared_ice.resize(placement.group + 1, nullptr);
+      TourSharedIceAgent *&agent = priv->shared_ice[placement.group];
+      if (agent == nullptr) /* a new group (or, the first time, group 0) */
+        agent = tour_shared_ice_agent_new("tourcast-ice");
+      shared_ice = TOUR_SHARED_ICE_AGENT(gst_object_ref(agent));
+      ice_group = (int)placement.group;
     }
     initial = priv->initial_level;
     triggers = priv->triggers;
@@ -432,6 +464,7 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
   auto peer = std::make_unique<Peer>();
   peer->id = id;
   peer->join_id = join_id;
+  peer->ice_group = ice_group;
   peer->chooser = LevelChooser(initial, QualityLevel::kMaximum, triggers);
   if (!auto_quality)
     peer->chooser.set_manual(initial);
@@ -447,11 +480,8 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
       2 * channel.max_recovery_attempts, "remote-offer", offer, "shared-ice-agent", shared_ice,
       nullptr));
   g_free(session);
-  if (shared_ice) {
-    /* Its pacing timer would be every peer's (see shared-ice.h). */
-    g_object_set(peer->webrtc, "adaptive-check-timeout", FALSE, nullptr);
+  if (shared_ice)
     gst_object_unref(shared_ice);
-  }
   TourSignaller *signaller = priv->signaller.ref();
   tour_webrtc_bin_set_shared_signaller(TOUR_WEBRTC_BIN(peer->webrtc), signaller);
   g_object_unref(signaller);
@@ -469,8 +499,16 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
   if (webrtc_sink == nullptr) {
     GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("could not link the peer for %s", id.c_str()),
                       (nullptr));
+    gst_element_set_state(peer->webrtc, GST_STATE_NULL);
     gst_bin_remove(GST_BIN(self), peer->webrtc);
     gst_object_unref(peer->webrtc);
+    TourSharedIceAgent *freed_agent;
+    {
+      std::lock_guard<std::mutex> guard(priv->lock);
+      freed_agent = leave_ice_group_locked(priv, ice_group);
+    }
+    if (freed_agent)
+      gst_object_unref(freed_agent);
     return;
   }
   gst_element_sync_state_with_parent(peer->webrtc);
@@ -938,10 +976,14 @@ static void stop(TourGuideSink *self) {
   TourGuideSinkPrivate *priv = self->priv;
   std::map<std::string, std::unique_ptr<Peer>> peers;
   GSource *report_source, *join_source;
+  std::vector<TourSharedIceAgent *> freed_agents;
   priv->signaller.stop();
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     peers.swap(priv->peers);
+    for (auto &entry : peers)
+      if (TourSharedIceAgent *agent = leave_ice_group_locked(priv, entry.second->ice_group))
+        freed_agents.push_back(agent);
     priv->by_output.clear();
     report_source = priv->report_source;
     priv->report_source = nullptr;
@@ -972,6 +1014,8 @@ static void stop(TourGuideSink *self) {
     Removal removal{self, std::move(entry.second)};
     finish_removal(&removal);
   }
+  for (TourSharedIceAgent *agent : freed_agents)
+    gst_object_unref(agent);
   priv->ladder->clear();
   if (!peers.empty())
     g_object_notify_by_pspec(G_OBJECT(self), attendee_count_pspec);
@@ -1145,8 +1189,9 @@ static void tour_guide_sink_init(TourGuideSink *self) {
 
 static void tour_guide_sink_finalize(GObject *object) {
   auto *self = TOUR_GUIDE_SINK(object);
-  if (self->priv->shared_ice)
-    gst_object_unref(self->priv->shared_ice);
+  for (TourSharedIceAgent *agent : self->priv->shared_ice)
+    if (agent)
+      gst_object_unref(agent);
   delete self->priv;
   G_OBJECT_CLASS(parent_class)->finalize(object);
 }
@@ -1190,6 +1235,9 @@ static void tour_guide_sink_set_property(GObject *object, guint prop_id, const G
         break;
       case PROP_SHARED_ICE_AGENT:
         priv->share_ice_agent = g_value_get_boolean(value);
+        break;
+      case PROP_ICE_AGENT_PEERS:
+        priv->ice_groups.set_capacity(g_value_get_uint(value));
         break;
       default:
         if (!set_trigger_property(&priv->triggers, PROP_TRIGGERS_FIRST, prop_id, value))
@@ -1249,6 +1297,9 @@ static void tour_guide_sink_get_property(GObject *object, guint prop_id, GValue 
       break;
     case PROP_SHARED_ICE_AGENT:
       g_value_set_boolean(value, priv->share_ice_agent);
+      break;
+    case PROP_ICE_AGENT_PEERS:
+      g_value_set_uint(value, (guint)priv->ice_groups.capacity());
       break;
     default:
       if (!get_trigger_property(priv->triggers, PROP_TRIGGERS_FIRST, prop_id, value))
@@ -1350,11 +1401,23 @@ static void tour_guide_sink_class_init(TourGuideSinkClass *klass) {
       gobject_class, PROP_SHARED_ICE_AGENT,
       g_param_spec_boolean(
           "shared-ice-agent", "Shared ICE agent",
-          "One libnice agent and one ICE thread (\"tourcast-ice\") for every attendee the guide "
-          "offers to, instead of one of each per attendee (browsers that offer over WHEP keep "
-          "their own). Their peers go without adaptive-check-timeout (its pacing timer would "
-          "be every peer's); connectivity checks are paced at 5 ms for the whole agent",
+          "Shared libnice agents, one ICE thread (\"tourcast-ice\") each, for the attendees "
+          "the guide offers to (ice-agent-peers per agent), instead of one agent and thread "
+          "per attendee; their peers receive on the agent's thread, without a thread of their "
+          "own (browsers that offer over WHEP keep their own agent). Checks are paced at 5 ms "
+          "per agent, and the agent's check timeout follows the longest round trip of its "
+          "peers still checking",
           DEFAULT_SHARED_ICE_AGENT,
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
+  g_object_class_install_property(
+      gobject_class, PROP_ICE_AGENT_PEERS,
+      g_param_spec_uint(
+          "ice-agent-peers", "ICE agent peers",
+          "With shared-ice-agent: attendees per shared libnice agent (and its thread); a new "
+          "agent is made when all are full and freed when its last attendee leaves. libnice "
+          "paces checks per agent, so fewer peers per agent keep a join storm's checks from "
+          "queueing; more save threads (about 1/N per attendee). Takes effect for later joins",
+          1, MAX_ICE_AGENT_PEERS, DEFAULT_ICE_AGENT_PEERS,
           (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
 
   /**

@@ -1447,17 +1447,15 @@ static bool is_local_address(const char *text, std::string *why) {
 }
 
 /* The peer's first connectivity check arrived (libnice's thread, agent
- * unlocked): lengthen the check retransmission timeout past the round trip,
- * see core/check_timeout.h. libnice has no RTO setting: it takes the RTO of
- * each new check from the pacing timer Ta (RTO = MAX(Ta x pairs, 500 ms)).
- * Its check tick, already running by now (the pair this request is for made
- * it), keeps the interval it was created with, so checks are not paced
- * slower; only a tick made later (after the checks ended, e.g. for an ICE
- * restart) paces one check per Ta. */
-static void on_initial_binding_request(NiceAgent *agent, guint, gpointer data) {
-  auto *self = static_cast<TourWebRTCBin *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
-  if (self == nullptr)
-    return;
+ * unlocked): the check retransmission timeout past the round trip, see
+ * core/check_timeout.h, or 0 when adaptive-check-timeout is off or there is
+ * no measurement. Posts tourcast-ice-timing. libnice has no RTO setting: it
+ * takes the RTO of each new check from the pacing timer Ta (RTO = MAX(Ta x
+ * pairs, 500 ms)). Its check tick, already running by now (the pair this
+ * request is for made it), keeps the interval it was created with, so checks
+ * are not paced slower; only a tick made later (after the checks ended, e.g.
+ * for an ICE restart) paces one check per Ta. */
+static guint first_check_timeout(TourWebRTCBin *self) {
   TourWebRTCBinPrivate *priv = self->priv;
   int64_t set_at;
   bool adaptive;
@@ -1468,16 +1466,10 @@ static void on_initial_binding_request(NiceAgent *agent, guint, gpointer data) {
     adaptive = priv->adaptive_check_timeout && priv->running;
     peer = priv->peer_id;
   }
-  if (!adaptive || set_at == 0) {
-    gst_object_unref(self);
-    return;
-  }
+  if (!adaptive || set_at == 0)
+    return 0;
   const int64_t delay = tour_now_ms() - set_at;
   const int64_t timeout = check_timeout_for_first_request_delay(delay);
-  guint pacing = 0;
-  g_object_get(agent, "stun-pacing-timer", &pacing, nullptr);
-  if (timeout > kLibniceCheckTimeoutMs && timeout > (int64_t)pacing)
-    g_object_set(agent, "stun-pacing-timer", (guint)timeout, nullptr);
   GST_INFO_OBJECT(self,
                   "first check from %s %" G_GINT64_FORMAT
                   " ms after the descriptions: check timeout %" G_GINT64_FORMAT " ms",
@@ -1489,6 +1481,30 @@ static void on_initial_binding_request(NiceAgent *agent, guint, gpointer data) {
           gst_structure_new("tourcast-ice-timing", "peer-id", G_TYPE_STRING, peer.c_str(),
                             "first-request-delay-ms", G_TYPE_INT64, (gint64)delay,
                             "check-timeout-ms", G_TYPE_INT64, (gint64)timeout, nullptr)));
+  return timeout > kLibniceCheckTimeoutMs ? (guint)timeout : 0;
+}
+
+/* An agent of the peer's own: its Ta. */
+static void on_initial_binding_request(NiceAgent *agent, guint, gpointer data) {
+  auto *self = static_cast<TourWebRTCBin *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
+  if (self == nullptr)
+    return;
+  const guint timeout = first_check_timeout(self);
+  guint pacing = 0;
+  g_object_get(agent, "stun-pacing-timer", &pacing, nullptr);
+  if (timeout > pacing)
+    g_object_set(agent, "stun-pacing-timer", timeout, nullptr);
+  gst_object_unref(self);
+}
+
+/* A shared agent: the agent keeps Ta at what its peers still checking need. */
+static void on_shared_first_check(GstWebRTCICE *ice, gpointer data) {
+  auto *self = static_cast<TourWebRTCBin *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
+  if (self == nullptr)
+    return;
+  const guint timeout = first_check_timeout(self);
+  if (timeout > 0)
+    tour_shared_ice_peer_require_check_timeout(ice, timeout);
   gst_object_unref(self);
 }
 
@@ -1515,12 +1531,11 @@ static bool configure_ice(TourWebRTCBin *self) {
   if (g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "ice-tcp"))
     g_object_set(ice, "ice-tcp", tcp ? TRUE : FALSE, nullptr);
   tour_ice_agent_disable_upnp(ice);
-  /* The pacing timer is the whole agent's: a shared agent keeps its own, and
-   * its peers go without adaptive-check-timeout, which works through that
-   * timer (tourguidesink turns it off for them). */
+  /* The pacing timer is the whole agent's: a shared agent keeps its own. */
   if (TOUR_IS_SHARED_ICE_PEER(ice)) {
     if (adaptive)
-      GST_WARNING_OBJECT(self, "adaptive-check-timeout is ignored on a shared ICE agent");
+      tour_shared_ice_peer_set_on_first_check(GST_WEBRTC_ICE(ice), on_shared_first_check,
+                                              new_weak_ref(self), free_weak_ref);
   } else if (g_object_class_find_property(G_OBJECT_GET_CLASS(ice), "agent")) {
     GObject *agent = nullptr;
     g_object_get(ice, "agent", &agent, nullptr);
@@ -2171,7 +2186,8 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
           "shared-ice-agent", "Shared ICE agent",
           "Guide only, offering: one libnice agent (and its thread) shared with other peers, "
           "as tourguidesink's shared-ice-agent makes; NULL: webrtcbin's own agent. "
-          "adaptive-check-timeout does not apply to it",
+          "With adaptive-check-timeout the agent's pacing timer is raised while this peer "
+          "checks, for every peer of the agent (check timeouts are agent-wide in libnice)",
           TOUR_TYPE_SHARED_ICE_AGENT,
           (GParamFlags)(G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS)));
   ConnectionStateMachine defaults(0);

@@ -16,6 +16,23 @@
 
 namespace tourcast::test {
 
+int threads_named(const std::string &name) {
+  int n = 0;
+  GDir *dir = g_dir_open("/proc/self/task", 0, nullptr);
+  if (dir == nullptr)
+    return -1;
+  while (const gchar *task = g_dir_read_name(dir)) {
+    gchar *comm = nullptr;
+    gchar *path = g_strdup_printf("/proc/self/task/%s/comm", task);
+    if (g_file_get_contents(path, &comm, nullptr, nullptr))
+      n += g_strcmp0(g_strstrip(comm), name.c_str()) == 0;
+    g_free(comm);
+    g_free(path);
+  }
+  g_dir_close(dir);
+  return n;
+}
+
 bool wait_until(const std::function<bool()> &condition, int timeout_ms) {
   gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
   while (!condition()) {

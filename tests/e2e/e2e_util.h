@@ -20,6 +20,10 @@ namespace tourcast::test {
  * The bound only keeps a broken build from hanging; it is no timing claim. */
 bool wait_until(const std::function<bool()> &condition, int timeout_ms);
 
+/* The threads of this process named @name (/proc/self/task/N/comm), -1 if
+ * /proc cannot be read. */
+int threads_named(const std::string &name);
+
 std::string guide_address();
 std::string attendee_address();
 
