@@ -228,24 +228,24 @@ RawStats extract_raw_stats(const GstStructure *reply) {
   return guide_side(c);
 }
 
-bool read_sender_stats(GstElement *webrtcbin, RawStats *out) {
+bool read_sender_stats(GstElement *webrtcbin, GObject **session, RawStats *out) {
   GST_OBJECT_LOCK(webrtcbin);
   const bool sends = webrtcbin->numsinkpads > 0;
   GST_OBJECT_UNLOCK(webrtcbin);
   if (!sends || !GST_IS_BIN(webrtcbin))
     return false;
-  GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(webrtcbin), "rtpbin");
-  if (rtpbin == nullptr)
-    return false;
-  /* tourcast bundles its one m-line (max-bundle): RTP session 0. */
-  GObject *session = nullptr;
-  g_signal_emit_by_name(rtpbin, "get-internal-session", 0u, &session);
-  gst_object_unref(rtpbin);
+  if (*session == nullptr) {
+    GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(webrtcbin), "rtpbin");
+    if (rtpbin == nullptr)
+      return false;
+    /* tourcast bundles its one m-line (max-bundle): RTP session 0. */
+    g_signal_emit_by_name(rtpbin, "get-internal-session", 0u, session);
+    gst_object_unref(rtpbin);
+  }
   Collected c;
-  if (session) {
+  if (*session) {
     GstStructure *stats = nullptr;
-    g_object_get(session, "stats", &stats, nullptr);
-    g_object_unref(session);
+    g_object_get(*session, "stats", &stats, nullptr);
     const bool sender_only = stats && read_session_sources(stats, &c);
     if (stats)
       gst_structure_free(stats);

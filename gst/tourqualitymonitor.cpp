@@ -66,6 +66,9 @@ enum {
 struct TourQualityMonitorPrivate {
   std::mutex lock;
   GstElement *webrtcbin = nullptr;
+  /* webrtcbin's RTP session, kept once found: looking it up costs as much
+   * as reading it. */
+  GObject *rtp_session = nullptr;
   std::string target;
   guint interval_ms = DEFAULT_INTERVAL_MS;
   std::string peer_id;
@@ -141,6 +144,7 @@ static gboolean on_poll(gpointer data) {
   if (self == nullptr)
     return G_SOURCE_REMOVE;
   GstElement *webrtcbin = nullptr;
+  GObject *session = nullptr;
   bool read_rtp_session = false;
   {
     std::lock_guard<std::mutex> guard(self->priv->lock);
@@ -148,6 +152,8 @@ static gboolean on_poll(gpointer data) {
     if (self->priv->webrtcbin && !self->priv->poll_in_flight) {
       webrtcbin = GST_ELEMENT(gst_object_ref(self->priv->webrtcbin));
       read_rtp_session = self->priv->read_rtp_session;
+      if (self->priv->rtp_session)
+        session = G_OBJECT(g_object_ref(self->priv->rtp_session));
     }
   }
   /* A sending webrtcbin (the guide's peer) is read here and now: get-stats
@@ -155,10 +161,16 @@ static gboolean on_poll(gpointer data) {
    * webrtcbin's thread, for the same figures (about half of a guide's
    * per-peer CPU outside the send path). */
   RawStats current;
-  if (webrtcbin && read_rtp_session && read_sender_stats(webrtcbin, &current)) {
+  if (webrtcbin && read_rtp_session && read_sender_stats(webrtcbin, &session, &current)) {
     measured(self, current);
     gst_clear_object(&webrtcbin);
   }
+  if (session) {
+    std::lock_guard<std::mutex> guard(self->priv->lock);
+    if (self->priv->rtp_session == nullptr && self->priv->worker)
+      self->priv->rtp_session = G_OBJECT(g_object_ref(session));
+  }
+  g_clear_object(&session);
   if (webrtcbin) {
     {
       std::lock_guard<std::mutex> guard(self->priv->lock);
@@ -266,6 +278,7 @@ static void stop(TourQualityMonitor *self) {
     priv->worker = nullptr;
     tour_worker_release();
   }
+  g_clear_object(&priv->rtp_session);
 }
 
 static GstStateChangeReturn tour_quality_monitor_change_state(GstElement *element,
@@ -291,6 +304,7 @@ static void tour_quality_monitor_finalize(GObject *object) {
   auto *self = TOUR_QUALITY_MONITOR(object);
   if (self->priv->webrtcbin)
     gst_object_unref(self->priv->webrtcbin);
+  g_clear_object(&self->priv->rtp_session);
   if (self->priv->metrics)
     gst_structure_free(self->priv->metrics);
   delete self->priv;
@@ -314,6 +328,7 @@ static void tour_quality_monitor_set_property(GObject *object, guint prop_id, co
       if (priv->webrtcbin)
         gst_object_unref(priv->webrtcbin);
       priv->webrtcbin = webrtcbin;
+      g_clear_object(&priv->rtp_session);
       break;
     }
     case PROP_TARGET:
