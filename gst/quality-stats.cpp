@@ -110,6 +110,112 @@ gboolean collect(GQuark, const GValue *value, gpointer data) {
   return TRUE;
 }
 
+/* The sending side's figures once collected: the same rules whether they came
+ * from a get-stats reply or straight from the RTP session. */
+RawStats guide_side(const Collected &c) {
+  RawStats out = c.guide_side;
+  if (!out.jitter_ms && c.report_jitter && c.clock_rate > 0)
+    out.jitter_ms = *c.report_jitter * 1000.0 / c.clock_rate;
+  if (c.have_sent && out.packets_lost) {
+    int64_t lost = *out.packets_lost > 0 ? *out.packets_lost : 0;
+    out.packets_received = (int64_t)c.packets_sent > lost ? c.packets_sent - lost : 0;
+  }
+  return out;
+}
+
+/* The codec as get-stats names it (`media/encoding-name` of the pad's caps)
+ * and its clock rate, from the caps on webrtcbin's sink pad. */
+void read_send_caps(GstElement *webrtcbin, Collected *c) {
+  GstCaps *caps = nullptr;
+  GST_OBJECT_LOCK(webrtcbin);
+  for (GList *l = webrtcbin->sinkpads; l; l = l->next) {
+    if (GstCaps *current = gst_pad_get_current_caps(GST_PAD(l->data))) {
+      gst_caps_replace(&caps, current);
+      gst_caps_unref(current);
+    }
+  }
+  GST_OBJECT_UNLOCK(webrtcbin);
+  if (caps == nullptr)
+    return;
+  if (gst_caps_is_fixed(caps)) {
+    const GstStructure *s = gst_caps_get_structure(caps, 0);
+    const gchar *media = gst_structure_get_string(s, "media");
+    const gchar *encoding = gst_structure_get_string(s, "encoding-name");
+    gint rate;
+    if (media || encoding)
+      c->guide_side.audio_codec =
+          std::string(media ? media : "") + "/" + (encoding ? encoding : "");
+    if (gst_structure_get_int(s, "clock-rate", &rate) && rate > 0)
+      c->clock_rate = rate;
+  }
+  gst_caps_unref(caps);
+}
+
+/* rtpsession 1.22 hands its sources over in a GValueArray. */
+G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+
+const GstStructure *source_at(GValueArray *sources, guint i) {
+  const GValue *v = g_value_array_get_nth(sources, i);
+  return v && G_VALUE_HOLDS(v, GST_TYPE_STRUCTURE) ? gst_value_get_structure(v) : nullptr;
+}
+
+/* The RTP session's own statistics (what get-stats builds its RTP entries
+ * from): our sending source's packets-sent, and the report block about it
+ * from the remote source that sent one, converted as get-stats converts
+ * them. False when a remote source sends media to us: the inbound figures
+ * are get-stats' business. */
+bool read_session_sources(const GstStructure *session_stats, Collected *c) {
+  const GValue *v = gst_structure_get_value(session_stats, "source-stats");
+  if (v == nullptr || !G_VALUE_HOLDS(v, g_value_array_get_type()))
+    return false;
+  auto *sources = static_cast<GValueArray *>(g_value_get_boxed(v));
+  const guint n = sources ? sources->n_values : 0;
+  std::optional<guint> sender_ssrc;
+  for (guint i = 0; i < n; i++) {
+    const GstStructure *s = source_at(sources, i);
+    gboolean internal = FALSE, is_sender = FALSE;
+    guint ssrc;
+    guint64 count = 0;
+    if (s == nullptr || !gst_structure_get_uint(s, "ssrc", &ssrc))
+      continue;
+    gst_structure_get_boolean(s, "internal", &internal);
+    gst_structure_get_boolean(s, "is-sender", &is_sender);
+    if (!internal) {
+      if (gst_structure_get_uint64(s, "packets-received", &count) && count > 0)
+        return false;
+      continue;
+    }
+    if (is_sender && gst_structure_get_uint64(s, "packets-sent", &count) &&
+        (!sender_ssrc || count > c->packets_sent)) {
+      sender_ssrc = ssrc;
+      c->packets_sent = count;
+      c->have_sent = count > 0;
+    }
+  }
+  for (guint i = 0; sender_ssrc && i < n; i++) {
+    const GstStructure *s = source_at(sources, i);
+    gboolean internal = TRUE, have_rb = FALSE;
+    guint rb_ssrc, round_trip, jitter, highest_seq;
+    gint lost;
+    if (s == nullptr || !gst_structure_get_boolean(s, "internal", &internal) || internal ||
+        !gst_structure_get_boolean(s, "have-rb", &have_rb) || !have_rb ||
+        !gst_structure_get_uint(s, "rb-ssrc", &rb_ssrc) || rb_ssrc != *sender_ssrc)
+      continue;
+    /* RTT is 16.16 fixed point seconds. */
+    if (gst_structure_get_uint(s, "rb-round-trip", &round_trip))
+      c->guide_side.rtt_ms = ((round_trip >> 16) + (round_trip & 0xffff) / 65536.0) * 1000.0;
+    if (gst_structure_get_int(s, "rb-packetslost", &lost))
+      c->guide_side.packets_lost = lost;
+    if (gst_structure_get_uint(s, "rb-exthighestseq", &highest_seq))
+      c->guide_side.report_highest_seq = highest_seq;
+    if (gst_structure_get_uint(s, "rb-jitter", &jitter))
+      c->report_jitter = jitter;
+  }
+  return true;
+}
+
+G_GNUC_END_IGNORE_DEPRECATIONS
+
 }  // namespace
 
 RawStats extract_raw_stats(const GstStructure *reply) {
@@ -119,14 +225,36 @@ RawStats extract_raw_stats(const GstStructure *reply) {
   gst_structure_foreach(reply, collect, &c);
   if (c.attendee_side.packets_received)
     return c.attendee_side;
-  RawStats out = c.guide_side;
-  if (!out.jitter_ms && c.report_jitter && c.clock_rate > 0)
-    out.jitter_ms = *c.report_jitter * 1000.0 / c.clock_rate;
-  if (c.have_sent && out.packets_lost) {
-    int64_t lost = *out.packets_lost > 0 ? *out.packets_lost : 0;
-    out.packets_received = (int64_t)c.packets_sent > lost ? c.packets_sent - lost : 0;
+  return guide_side(c);
+}
+
+bool read_sender_stats(GstElement *webrtcbin, GObject **session, RawStats *out) {
+  GST_OBJECT_LOCK(webrtcbin);
+  const bool sends = webrtcbin->numsinkpads > 0;
+  GST_OBJECT_UNLOCK(webrtcbin);
+  if (!sends || !GST_IS_BIN(webrtcbin))
+    return false;
+  if (*session == nullptr) {
+    GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(webrtcbin), "rtpbin");
+    if (rtpbin == nullptr)
+      return false;
+    /* tourcast bundles its one m-line (max-bundle): RTP session 0. */
+    g_signal_emit_by_name(rtpbin, "get-internal-session", 0u, session);
+    gst_object_unref(rtpbin);
   }
-  return out;
+  Collected c;
+  if (*session) {
+    GstStructure *stats = nullptr;
+    g_object_get(*session, "stats", &stats, nullptr);
+    const bool sender_only = stats && read_session_sources(stats, &c);
+    if (stats)
+      gst_structure_free(stats);
+    if (!sender_only)
+      return false;
+  }
+  read_send_caps(webrtcbin, &c);
+  *out = guide_side(c);
+  return true;
 }
 
 GstStructure *metrics_to_structure(const char *name, const ConnectionMetrics &m) {

@@ -17,6 +17,16 @@ namespace tourcast {
  * RTT, which costs nothing in the score. */
 RawStats extract_raw_stats(const GstStructure *reply);
 
+/* The same figures as extract_raw_stats() gives for a sending webrtcbin,
+ * read straight from its RTP session (the source statistics get-stats
+ * builds its RTP entries from, converted the same way), without the rest of
+ * a get-stats reply (ICE, transport, codec entries) or a round trip through
+ * webrtcbin's thread. False, and @out untouched, when @webrtcbin has no sink
+ * pad (it does not send) or receives media: then use get-stats. @session
+ * keeps webrtcbin's RTP session between calls: pass a pointer to NULL the
+ * first time, and g_object_unref() what it holds when done. */
+bool read_sender_stats(GstElement *webrtcbin, GObject **session, RawStats *out);
+
 /* The metrics as the fields of a structure named @name (for element
  * messages and the monitor's "metrics" property). Unknown values are left
  * out rather than written as NaN. */

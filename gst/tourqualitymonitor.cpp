@@ -17,6 +17,12 @@
  * gives the round trip to the sender only). A value webrtcbin cannot give
  * yet is left out of the message, never written as NaN.
  *
+ * A webrtcbin that only sends (the guide's peer) is read straight from its
+ * RTP session's source statistics, the figures `get-stats` reports for it,
+ * on the monitor's thread (#TourQualityMonitor:read-rtp-session): a
+ * `get-stats` reply also carries ICE, transport and codec entries, built on
+ * webrtcbin's own thread, which the score does not use.
+ *
  * The element has no pads: put it in the same pipeline as the webrtcbin and
  * name that webrtcbin in #TourQualityMonitor:target (or set
  * #TourQualityMonitor:webrtcbin from code).
@@ -43,6 +49,7 @@ GST_DEBUG_CATEGORY_STATIC(tour_quality_monitor_debug);
 using namespace tourcast;
 
 #define DEFAULT_INTERVAL_MS 1000
+#define DEFAULT_READ_RTP_SESSION TRUE
 #define QUALITY_MESSAGE "tourcast-quality"
 
 enum {
@@ -51,15 +58,22 @@ enum {
   PROP_TARGET,
   PROP_INTERVAL,
   PROP_PEER_ID,
+  PROP_READ_RTP_SESSION,
+  PROP_STATS_REQUESTS,
   PROP_METRICS,
 };
 
 struct TourQualityMonitorPrivate {
   std::mutex lock;
   GstElement *webrtcbin = nullptr;
+  /* webrtcbin's RTP session, kept once found: looking it up costs as much
+   * as reading it. */
+  GObject *rtp_session = nullptr;
   std::string target;
   guint interval_ms = DEFAULT_INTERVAL_MS;
   std::string peer_id;
+  bool read_rtp_session = DEFAULT_READ_RTP_SESSION;
+  guint64 stats_requests = 0;
 
   GMainContext *worker = nullptr;
   GSource *timer = nullptr;
@@ -81,18 +95,9 @@ GST_ELEMENT_REGISTER_DEFINE(tourqualitymonitor, "tourqualitymonitor", GST_RANK_N
 
 static GParamSpec *metrics_pspec = nullptr;
 
-static void on_stats(GstPromise *promise, gpointer data) {
-  auto *self = static_cast<TourQualityMonitor *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
-  const GstStructure *reply = nullptr;
-  if (gst_promise_wait(promise) == GST_PROMISE_RESULT_REPLIED)
-    reply = gst_promise_get_reply(promise);
-  if (self == nullptr) {
-    gst_promise_unref(promise);
-    return;
-  }
+/* One measurement: scored against the previous one, posted and kept. */
+static void measured(TourQualityMonitor *self, const RawStats &current) {
   TourQualityMonitorPrivate *priv = self->priv;
-  RawStats current = extract_raw_stats(reply);
-  gst_promise_unref(promise);
   ConnectionMetrics metrics;
   std::string peer;
   {
@@ -117,6 +122,20 @@ static void on_stats(GstPromise *promise, gpointer data) {
   GST_LOG_OBJECT(self, "%" GST_PTR_FORMAT, s);
   g_object_notify_by_pspec(G_OBJECT(self), metrics_pspec);
   gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), s));
+}
+
+static void on_stats(GstPromise *promise, gpointer data) {
+  auto *self = static_cast<TourQualityMonitor *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
+  const GstStructure *reply = nullptr;
+  if (gst_promise_wait(promise) == GST_PROMISE_RESULT_REPLIED)
+    reply = gst_promise_get_reply(promise);
+  if (self == nullptr) {
+    gst_promise_unref(promise);
+    return;
+  }
+  RawStats current = extract_raw_stats(reply);
+  gst_promise_unref(promise);
+  measured(self, current);
   gst_object_unref(self);
 }
 
@@ -125,15 +144,39 @@ static gboolean on_poll(gpointer data) {
   if (self == nullptr)
     return G_SOURCE_REMOVE;
   GstElement *webrtcbin = nullptr;
+  GObject *session = nullptr;
+  bool read_rtp_session = false;
   {
     std::lock_guard<std::mutex> guard(self->priv->lock);
     /* A webrtcbin slower than the interval gets one request at a time. */
     if (self->priv->webrtcbin && !self->priv->poll_in_flight) {
       webrtcbin = GST_ELEMENT(gst_object_ref(self->priv->webrtcbin));
-      self->priv->poll_in_flight = true;
+      read_rtp_session = self->priv->read_rtp_session;
+      if (self->priv->rtp_session)
+        session = G_OBJECT(g_object_ref(self->priv->rtp_session));
     }
   }
+  /* A sending webrtcbin (the guide's peer) is read here and now: get-stats
+   * would build ICE, transport and codec entries nobody reads, on
+   * webrtcbin's thread, for the same figures (about half of a guide's
+   * per-peer CPU outside the send path). */
+  RawStats current;
+  if (webrtcbin && read_rtp_session && read_sender_stats(webrtcbin, &session, &current)) {
+    measured(self, current);
+    gst_clear_object(&webrtcbin);
+  }
+  if (session) {
+    std::lock_guard<std::mutex> guard(self->priv->lock);
+    if (self->priv->rtp_session == nullptr && self->priv->worker)
+      self->priv->rtp_session = G_OBJECT(g_object_ref(session));
+  }
+  g_clear_object(&session);
   if (webrtcbin) {
+    {
+      std::lock_guard<std::mutex> guard(self->priv->lock);
+      self->priv->poll_in_flight = true;
+      self->priv->stats_requests++;
+    }
     GstPromise *promise =
         gst_promise_new_with_change_func(on_stats, new_weak_ref(self), free_weak_ref);
     g_signal_emit_by_name(webrtcbin, "get-stats", nullptr, promise);
@@ -235,6 +278,7 @@ static void stop(TourQualityMonitor *self) {
     priv->worker = nullptr;
     tour_worker_release();
   }
+  g_clear_object(&priv->rtp_session);
 }
 
 static GstStateChangeReturn tour_quality_monitor_change_state(GstElement *element,
@@ -260,6 +304,7 @@ static void tour_quality_monitor_finalize(GObject *object) {
   auto *self = TOUR_QUALITY_MONITOR(object);
   if (self->priv->webrtcbin)
     gst_object_unref(self->priv->webrtcbin);
+  g_clear_object(&self->priv->rtp_session);
   if (self->priv->metrics)
     gst_structure_free(self->priv->metrics);
   delete self->priv;
@@ -283,6 +328,7 @@ static void tour_quality_monitor_set_property(GObject *object, guint prop_id, co
       if (priv->webrtcbin)
         gst_object_unref(priv->webrtcbin);
       priv->webrtcbin = webrtcbin;
+      g_clear_object(&priv->rtp_session);
       break;
     }
     case PROP_TARGET:
@@ -293,6 +339,9 @@ static void tour_quality_monitor_set_property(GObject *object, guint prop_id, co
       break;
     case PROP_PEER_ID:
       priv->peer_id = g_value_get_string(value) ? g_value_get_string(value) : "";
+      break;
+    case PROP_READ_RTP_SESSION:
+      priv->read_rtp_session = g_value_get_boolean(value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -316,6 +365,12 @@ static void tour_quality_monitor_get_property(GObject *object, guint prop_id, GV
       break;
     case PROP_PEER_ID:
       g_value_set_string(value, priv->peer_id.empty() ? nullptr : priv->peer_id.c_str());
+      break;
+    case PROP_READ_RTP_SESSION:
+      g_value_set_boolean(value, priv->read_rtp_session);
+      break;
+    case PROP_STATS_REQUESTS:
+      g_value_set_uint64(value, priv->stats_requests);
       break;
     case PROP_METRICS:
       gst_value_set_structure(value, priv->metrics);
@@ -358,6 +413,21 @@ static void tour_quality_monitor_class_init(TourQualityMonitorClass *klass) {
       g_param_spec_string("peer-id", "Peer id",
                           "Who is measured, copied into each tourcast-quality message", nullptr,
                           flags));
+  g_object_class_install_property(
+      gobject_class, PROP_READ_RTP_SESSION,
+      g_param_spec_boolean(
+          "read-rtp-session", "Read RTP session",
+          "Measure a webrtcbin that only sends (the guide's peer) from its RTP session's "
+          "source statistics, the figures get-stats reports for it, without a get-stats "
+          "request; one that receives media is always measured with get-stats",
+          DEFAULT_READ_RTP_SESSION, flags));
+  g_object_class_install_property(
+      gobject_class, PROP_STATS_REQUESTS,
+      g_param_spec_uint64("stats-requests", "Stats requests",
+                          "get-stats requests made to the webrtcbin since it was created "
+                          "(measurements read from the RTP session need none)",
+                          0, G_MAXUINT64, 0,
+                          (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
   metrics_pspec = g_param_spec_boxed(
       "metrics", "Metrics",
       "The last measurement (tourcast-quality: rtt-ms, jitter-ms, packets-lost, "

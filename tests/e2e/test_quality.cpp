@@ -90,6 +90,69 @@ TEST(Quality, CleanLinkScoresExcellentOnBothSides) {
   gst_structure_free(last);
 }
 
+/* The guide's monitor reads its peer's RTP session instead of asking
+ * get-stats: the figures from the receiver reports must be get-stats' own. */
+TEST(Quality, GuideReadsTheRtpSessionAsGetStatsReportsIt) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.error();
+  Pipeline guide(guide_description("guide", "qs", "en", 440, redis.url()));
+  ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
+  Pipeline attendee(attendee_description("a", "qs", "en", redis.url()));
+  ASSERT_NE(attendee.play(), GST_STATE_CHANGE_FAILURE);
+  ASSERT_TRUE(attendee.wait_element_message("tourcast-first-audio", 20000));
+  GstElement *peer = gst_bin_get_by_name(GST_BIN(guide.get("guide")), "webrtcbin");
+  ASSERT_NE(peer, nullptr);
+  GstElement *direct = gst_element_factory_make("tourqualitymonitor", "direct");
+  GstElement *requests = gst_element_factory_make("tourqualitymonitor", "requests");
+  g_object_set(direct, "webrtcbin", peer, "interval", 200, nullptr);
+  g_object_set(requests, "webrtcbin", peer, "interval", 200, "read-rtp-session", FALSE, nullptr);
+  gst_object_unref(peer);
+  for (GstElement *monitor : {direct, requests}) {
+    gst_bin_add(GST_BIN(guide.element()), monitor);
+    ASSERT_TRUE(gst_element_sync_state_with_parent(monitor));
+  }
+
+  /* Both last read after the same receiver report (one every 250-750 ms):
+   * then every figure the report carries is the same to the last bit. */
+  std::string last_direct, last_requests;
+  auto same_report = [&] {
+    GstStructure *a = nullptr, *b = nullptr;
+    g_object_get(direct, "metrics", &a, nullptr);
+    g_object_get(requests, "metrics", &b, nullptr);
+    bool same = false;
+    if (a && b) {
+      gchar *text_a = gst_structure_to_string(a), *text_b = gst_structure_to_string(b);
+      last_direct = text_a;
+      last_requests = text_b;
+      g_free(text_a);
+      g_free(text_b);
+      gdouble rtt_a, rtt_b, jitter_a, jitter_b;
+      gint64 lost_a, lost_b;
+      same = gst_structure_get_double(a, "rtt-ms", &rtt_a) &&
+             gst_structure_get_double(b, "rtt-ms", &rtt_b) && rtt_a == rtt_b &&
+             gst_structure_get_double(a, "jitter-ms", &jitter_a) &&
+             gst_structure_get_double(b, "jitter-ms", &jitter_b) && jitter_a == jitter_b &&
+             gst_structure_get_int64(a, "packets-lost", &lost_a) &&
+             gst_structure_get_int64(b, "packets-lost", &lost_b) && lost_a == lost_b &&
+             g_strcmp0(gst_structure_get_string(a, "audio-codec"),
+                       gst_structure_get_string(b, "audio-codec")) == 0 &&
+             gst_structure_get_string(a, "audio-codec") != nullptr;
+    }
+    if (a)
+      gst_structure_free(a);
+    if (b)
+      gst_structure_free(b);
+    return same;
+  };
+  EXPECT_TRUE(wait_until(same_report, 15000))
+      << "rtp session: " << last_direct << "\nget-stats: " << last_requests;
+  guint64 direct_requests = 0, stats_requests = 0;
+  g_object_get(direct, "stats-requests", &direct_requests, nullptr);
+  g_object_get(requests, "stats-requests", &stats_requests, nullptr);
+  EXPECT_EQ(direct_requests, 0u) << "a sending webrtcbin is read without get-stats";
+  EXPECT_GT(stats_requests, 0u);
+}
+
 TEST(Quality, NoStatsYetIsNotANumberProblem) {
   /* A monitor on a webrtcbin that never connects: no RTCP, no packets. */
   Pipeline lonely("webrtcbin name=w tourqualitymonitor name=monitor target=w interval=100");
