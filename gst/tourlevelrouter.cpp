@@ -328,12 +328,16 @@ GstPad *tour_level_router_add_output(TourLevelRouter *self, int level) {
   gst_pad_set_event_function(pad, on_src_event);
   gst_pad_set_query_function(pad, on_src_query);
   gst_pad_use_fixed_caps(pad);
+  gst_object_ref(pad);
+  /* Added (and so activated) before the streaming thread can see it: the
+   * first packet for it is preceded by its stream-start, caps and segment,
+   * which an inactive pad would drop, and then the peer would get audio
+   * without caps and never make its offer. */
+  gst_element_add_pad(GST_ELEMENT(self), pad);
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     priv->outputs.emplace(pad, Output(level));
   }
-  gst_object_ref(pad);
-  gst_element_add_pad(GST_ELEMENT(self), pad);
   return pad;
 }
 
