@@ -154,17 +154,23 @@ std::set<int> remote_candidate_types(GstElement *webrtc) {
   return types;
 }
 
+/* An attendee's bare tourwebrtcbin (named "w") on @tour in English, decoded
+ * into the appsink "a_out"; @properties go on the tourwebrtcbin. */
+std::string bare_attendee_description(const std::string &tour, const std::string &redis_url,
+                                      const std::string &properties = "") {
+  return "tourwebrtcbin name=w role=attendee signaller::tour=" + tour +
+         " signaller::language=en signaller::redis-url=" + redis_url +
+         " ice-addresses=" + attendee_address() + " " + properties +
+         " ! rtpopusdepay ! opusdec ! audioconvert ! "
+         "audio/x-raw,format=F32LE,channels=1,rate=48000 ! appsink name=a_out";
+}
+
 /* An attendee's bare tourwebrtcbin with @check_delay_ms as its
  * answerer-check-delay: the guide's tone arrives; returns the types of the
  * remote candidates the attendee's ICE agent then has. */
 std::set<int> attendee_heard_guide_as(const std::string &redis_url, guint check_delay_ms) {
-  Pipeline attendee(
-      "tourwebrtcbin name=w role=attendee signaller::tour=hold "
-      "signaller::language=en signaller::redis-url=" +
-      redis_url + " ice-addresses=" + attendee_address() +
-      " answerer-check-delay=" + std::to_string(check_delay_ms) +
-      " ! rtpopusdepay ! opusdec ! audioconvert ! "
-      "audio/x-raw,format=F32LE,channels=1,rate=48000 ! appsink name=a_out");
+  Pipeline attendee(bare_attendee_description(
+      "hold", redis_url, "answerer-check-delay=" + std::to_string(check_delay_ms)));
   EXPECT_TRUE(attendee.ok());
   if (!attendee.ok())
     return {};
@@ -248,12 +254,7 @@ TEST(Channels, SdpFingerprintsAreOfTheDtlsCertificates) {
   ASSERT_TRUE(redis.running()) << redis.error();
   Pipeline guide(guide_description("guide", "print", "en", 440, redis.url()));
   ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
-  Pipeline attendee(
-      "tourwebrtcbin name=w role=attendee signaller::tour=print "
-      "signaller::language=en signaller::redis-url=" +
-      redis.url() + " ice-addresses=" + attendee_address() +
-      " ! rtpopusdepay ! opusdec ! audioconvert ! "
-      "audio/x-raw,format=F32LE,channels=1,rate=48000 ! appsink name=a_out");
+  Pipeline attendee(bare_attendee_description("print", redis.url()));
   ASSERT_TRUE(attendee.ok());
   ToneMeter meter(attendee.get("a_out"));
   ASSERT_NE(attendee.play(), GST_STATE_CHANGE_FAILURE);
