@@ -1473,6 +1473,8 @@ void tour_webrtc_bin_set_shared_signaller(TourWebRTCBin *self, TourSignaller *si
   set_signaller(self, signaller, true);
 }
 
+static void start_quality_monitor(TourWebRTCBin *self);
+
 void tour_webrtc_bin_hold_as_spare(TourWebRTCBin *self) {
   g_return_if_fail(TOUR_IS_WEBRTC_BIN(self));
   std::lock_guard<std::mutex> guard(self->priv->lock);
@@ -1493,7 +1495,6 @@ gboolean tour_webrtc_bin_bind_spare(TourWebRTCBin *self, const gchar *peer_id,
   TourWebRTCBinPrivate *priv = self->priv;
   bool offer_set, gathering;
   std::string failure;
-  GstElement *monitor = nullptr;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     if (priv->spare != SpareStage::kHeld || !priv->running)
@@ -1511,13 +1512,10 @@ gboolean tour_webrtc_bin_bind_spare(TourWebRTCBin *self, const gchar *peer_id,
       fresh.set_timeout_ms(p.state, priv->machine.timeout_ms(p.state));
     priv->machine = fresh;
     schedule_timer_locked(self);
-    if (priv->monitor)
-      monitor = GST_ELEMENT(gst_object_ref(priv->monitor));
   }
-  if (monitor) {
-    g_object_set(monitor, "peer-id", peer_id, nullptr);
-    gst_object_unref(monitor);
-  }
+  start_quality_monitor(self);
+  if (priv->monitor)
+    gst_element_sync_state_with_parent(priv->monitor);
   g_object_notify(G_OBJECT(self), "peer-id");
   g_object_notify(G_OBJECT(self), "session-id");
   GST_INFO_OBJECT(self, "spare bound to %s (offer %s)", peer_id, offer_set ? "ready" : "pending");
@@ -1769,6 +1767,7 @@ static bool start(TourWebRTCBin *self) {
   TourWebRTCBinPrivate *priv = self->priv;
   TourSignaller *to_start = nullptr;
   TourRole role;
+  bool held;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     if (priv->ever_started) {
@@ -1792,11 +1791,15 @@ static bool start(TourWebRTCBin *self) {
     if (!priv->signaller_shared)
       to_start = TOUR_SIGNALLER(g_object_ref(priv->signaller));
     role = priv->role;
+    held = priv->spare == SpareStage::kHeld;
     schedule_timer_locked(self);
   }
   if (to_start)
     g_object_set(to_start, "role", role, nullptr);
-  start_quality_monitor(self);
+  /* A held spare measures nothing (and posts no quality report for nobody)
+   * until it is bound. */
+  if (!held)
+    start_quality_monitor(self);
   if (!configure_ice(self)) {
     g_clear_object(&to_start);
     return false;

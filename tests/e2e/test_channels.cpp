@@ -300,8 +300,11 @@ TEST(Channels, SharedIceAgentCarriesEveryAttendee) {
   for (const Listener &l : listeners)
     expect_hears(l, 440, 880, l.name);
 
+  /* The three attendees' peers, and the spare peer (spare-peers=1) once it
+   * is made again: on the same agent too. */
   std::vector<GObject *> agents = peer_agents(guide.get("guide"));
-  ASSERT_EQ(agents.size(), 3u);
+  ASSERT_GE(agents.size(), 3u);
+  ASSERT_LE(agents.size(), 4u);
   for (GObject *agent : agents) {
     EXPECT_NE(agent, nullptr);
     EXPECT_EQ(agent, agents[0]) << "a peer has an agent of its own";

@@ -116,6 +116,15 @@ TEST(SparePeers, AJoinTakesTheReadySpareAndAnotherIsMade) {
   EXPECT_EQ(joined_on_spare(guide, "second"), std::optional<bool>(true));
   EXPECT_EQ(uint_property(guide, "attendee-count"), 2u);
   expect_hears_tone(first);
+  /* A spare measures no connection: every quality report names an attendee. */
+  EXPECT_FALSE(guide
+                   .find_element_message("tourcast-quality",
+                                         [](const GstStructure *s) {
+                                           const gchar *id = gst_structure_get_string(s, "peer-id");
+                                           return id == nullptr || *id == '\0';
+                                         })
+                   .has_value());
+  EXPECT_TRUE(guide.find_element_message("tourcast-quality").has_value());
 
   for (const Listener *l : {&first, &second})
     EXPECT_TRUE(l->pipeline->errors().empty()) << testing::PrintToString(l->pipeline->errors());
