@@ -622,10 +622,18 @@ static gboolean make_spare(gpointer data) {
   }
   const QualityLevel level = spare->on_air;
   guint made;
+  bool wanted;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
-    priv->spares.push_back(std::move(spare));
+    /* spare-peers may have been lowered, or the guide stopped, meanwhile. */
+    wanted = priv->worker != nullptr && priv->spares.size() < priv->spare_peers;
+    if (wanted)
+      priv->spares.push_back(std::move(spare));
     made = priv->spares.size();
+  }
+  if (!wanted) {
+    detach_peer(self, std::move(spare));
+    return G_SOURCE_CONTINUE; /* the next turn finds nothing to do */
   }
   ensure_level_running(self, level);
   GST_INFO_OBJECT(self, "spare peer %u made, on level %s", made, to_string(level));
