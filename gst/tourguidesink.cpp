@@ -22,8 +22,14 @@
  * level's encoder sends in-band FEC tuned to the worst loss among its
  * attendees.
  *
+ * A spare peer (#TourGuideSink:spare-peers) waits for the next attendee with
+ * its offer made and set and its candidates gathered, so a join only binds it
+ * to the attendee and publishes the offer; it also keeps the encoder of
+ * #TourGuideSink:initial-level running before anybody listens.
+ *
  * Posts element messages `tourcast-attendee-joined` and `tourcast-attendee-left`
- * (fields `peer-id`, `attendee-count`, and `reason` for a departure),
+ * (fields `peer-id`, `attendee-count`, `spare-peer` for an arrival: whether a
+ * spare peer took it, and `reason` for a departure),
  * `tourcast-level-changed` (`peer-id`, `old-level`, `new-level`, `reason`,
  * `changes`, `timestamp` in epoch ms), `tourcast-offer-stored` (`peer-id`, `session-id`,
  * `placeholder-replaced`), and forwards each peer's `tourcast-state` and
@@ -81,6 +87,9 @@ using namespace tourcast;
 #define DEFAULT_SHARED_ICE_AGENT TRUE
 #define DEFAULT_ICE_AGENT_PEERS 16u
 #define MAX_ICE_AGENT_PEERS 1000u
+#define DEFAULT_SPARE_PEERS 1
+#define MAX_SPARE_PEERS 8
+#define SPARE_DELAY_MS 250
 
 enum {
   PROP_MAX_ATTENDEES = CHANNEL_PROP_LAST,
@@ -96,6 +105,8 @@ enum {
   PROP_REPORT_INTERVAL,
   PROP_MAX_JOINING,
   PROP_SHARED_ICE_AGENT,
+  PROP_SPARE_PEERS,
+  PROP_SPARES_READY,
   PROP_ICE_AGENT_PEERS,
   PROP_TRIGGERS_FIRST, /* rtt-, loss-, jitter-threshold, upgrade-hold */
 };
@@ -170,16 +181,26 @@ struct TourGuideSinkPrivate {
    * queued. */
   guint max_joining = DEFAULT_MAX_JOINING;
   /* Shared libnice agents, one thread each, for the peers the guide offers
-   * to: at most ice_agent_peers peers per agent, since libnice paces checks
-   * and sets their retransmission timeout per agent (core/ice_agent_groups.h).
-   * shared_ice[g] is group g's agent (NULL once freed). Off: webrtcbin's own
-   * agent per peer. */
+   * to (spares included): at most ice_agent_peers peers per agent, since
+   * libnice paces checks and sets their retransmission timeout per agent
+   * (core/ice_agent_groups.h). shared_ice[g] is group g's agent (NULL once
+   * freed). Off: webrtcbin's own agent per peer. */
   bool share_ice_agent = DEFAULT_SHARED_ICE_AGENT;
   IceAgentGroups ice_groups{DEFAULT_ICE_AGENT_PEERS};
   std::vector<TourSharedIceAgent *> shared_ice;
   guint joining_count = 0;
   std::deque<PendingJoin> pending_joins;
   GSource *join_source = nullptr;
+  /* Peers made for nobody yet, their offer made and set and their
+   * candidates gathered (tour_webrtc_bin_hold_as_spare), each on a router
+   * output of the level it was made for, which keeps that level's encoder
+   * running: a join takes one and only publishes its offer. Not attendees:
+   * not in peers, attendee-count, status or diagnostics. Made again on the
+   * worker when no join waits and none negotiates, so a join storm never
+   * waits for one. */
+  guint spare_peers = DEFAULT_SPARE_PEERS;
+  std::deque<std::unique_ptr<Peer>> spares;
+  GSource *spare_source = nullptr;
 
   std::unique_ptr<EncoderLadder> ladder;
   std::map<std::string, std::unique_ptr<Peer>> peers;
@@ -201,12 +222,16 @@ static GstStaticPadTemplate sink_template =
 static GParamSpec *attendee_count_pspec = nullptr;
 static GParamSpec *level_changes_pspec = nullptr;
 
+/* @reason: why it left (departures); @spare: whether a spare peer took the
+ * join (arrivals). */
 static void post_attendee_message(TourGuideSink *self, const char *name, const std::string &id,
-                                  guint count, const char *reason) {
+                                  guint count, const char *reason, bool spare = false) {
   GstStructure *s = gst_structure_new(name, "peer-id", G_TYPE_STRING, id.c_str(), "attendee-count",
                                       G_TYPE_UINT, count, nullptr);
   if (reason)
     gst_structure_set(s, "reason", G_TYPE_STRING, reason, nullptr);
+  else
+    gst_structure_set(s, "spare-peer", G_TYPE_BOOLEAN, spare, nullptr);
   gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), s));
 }
 
@@ -302,6 +327,7 @@ static void on_level_switched(TourLevelRouter *, GstPad *output, int from, int t
 }
 
 static void schedule_joins(TourGuideSink *self);
+static void schedule_spares(TourGuideSink *self);
 
 /* ---------- removing a peer ---------- */
 
@@ -384,11 +410,30 @@ static TourSharedIceAgent *leave_ice_group_locked(TourGuideSinkPrivate *priv, in
   return agent;
 }
 
+static void leave_ice_group(TourGuideSink *self, Peer *peer) {
+  TourSharedIceAgent *freed_agent;
+  {
+    std::lock_guard<std::mutex> guard(self->priv->lock);
+    freed_agent = leave_ice_group_locked(self->priv, peer->ice_group);
+    peer->ice_group = -1;
+  }
+  if (freed_agent)
+    gst_object_unref(freed_agent);
+}
+
+/* Removes a peer's branch from the stream (once no buffer crosses its router
+ * pad) and then the peer itself, on the worker. */
+static void detach_peer(TourGuideSink *self, std::unique_ptr<Peer> peer) {
+  leave_ice_group(self, peer.get());
+  GstPad *output = peer->output;
+  auto *removal = new Removal{TOUR_GUIDE_SINK(gst_object_ref(self)), std::move(peer)};
+  gst_pad_add_probe(output, GST_PAD_PROBE_TYPE_IDLE, on_output_idle, removal, nullptr);
+}
+
 static void remove_peer(TourGuideSink *self, const std::string &id, const char *reason) {
   TourGuideSinkPrivate *priv = self->priv;
   std::unique_ptr<Peer> peer;
   guint count;
-  TourSharedIceAgent *freed_agent;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     auto it = priv->peers.find(id);
@@ -400,88 +445,56 @@ static void remove_peer(TourGuideSink *self, const std::string &id, const char *
     count = priv->peers.size();
     if (peer->joining)
       priv->joining_count--;
-    freed_agent = leave_ice_group_locked(priv, peer->ice_group);
   }
-  if (freed_agent)
-    gst_object_unref(freed_agent);
   GST_INFO_OBJECT(self, "removing attendee %s (%s)", id.c_str(), reason);
-  GstPad *output = peer->output;
-  auto *removal = new Removal{TOUR_GUIDE_SINK(gst_object_ref(self)), std::move(peer)};
-  gst_pad_add_probe(output, GST_PAD_PROBE_TYPE_IDLE, on_output_idle, removal, nullptr);
+  detach_peer(self, std::move(peer));
   g_object_notify_by_pspec(G_OBJECT(self), attendee_count_pspec);
   post_attendee_message(self, "tourcast-attendee-left", id, count, reason);
   schedule_joins(self);
+  schedule_spares(self);
 }
 
 /* ---------- adding a peer ---------- */
 
-/* offer: the attendee's own offer (peer-offered), answered by the peer;
- * then join_id is its session. */
-static void add_peer(TourGuideSink *self, const std::string &id, const std::string &join_id,
-                     const gchar *offer = nullptr) {
-  TourGuideSinkPrivate *priv = self->priv;
-  std::string replaced;
-  ChannelSettings channel;
-  QualityLevel initial;
-  AdaptationTriggers triggers;
-  bool auto_quality;
-  TourSharedIceAgent *shared_ice = nullptr;
-  int ice_group = -1;
-  {
-    std::lock_guard<std::mutex> guard(priv->lock);
-    auto it = priv->peers.find(id);
-    if (it != priv->peers.end()) {
-      if (it->second->join_id == join_id)
-        return; /* the same attendee announcing itself again */
-      replaced = id;
-    } else if (priv->max_attendees > 0 && priv->peers.size() >= priv->max_attendees) {
-      GST_ELEMENT_WARNING(
-          self, RESOURCE, BUSY,
-          ("attendee %s refused: max-attendees (%u) reached", id.c_str(), priv->max_attendees),
-          (nullptr));
-      return;
-    }
-    channel = priv->channel;
-    /* A browser's offer makes the guide ICE-controlled: such a peer keeps an
-     * agent of its own (the shared one is controlling). */
-    if (priv->share_ice_agent && offer == nullptr) {
-      const IceAgentGroups::Placement placement = priv->ice_groups.join();
-      if (placement.group >= priv->shared_ice.size())
-        priv->shared_ice.resize(placement.group + 1, nullptr);
-      TourSharedIceAgent *&agent = priv->shared_ice[placement.group];
-      if (agent == nullptr) /* a new group (or, the first time, group 0) */
-        agent = tour_shared_ice_agent_new("tourcast-ice");
-      shared_ice = TOUR_SHARED_ICE_AGENT(gst_object_ref(agent));
-      ice_group = (int)placement.group;
-    }
-    initial = priv->initial_level;
-    triggers = priv->triggers;
-    auto_quality = priv->auto_quality;
-  }
-  if (!replaced.empty())
-    remove_peer(self, replaced, "joined again");
+/* The guide's libnice agent for a new offering peer (a new reference; its
+ * group in @group), or NULL (@group -1) for a peer with its own. A browser's
+ * offer makes the guide ICE-controlled: such a peer keeps an agent of its
+ * own (the shared ones are controlling). */
+static TourSharedIceAgent *shared_ice_for_locked(TourGuideSinkPrivate *priv, bool answering,
+                                                 int *group) {
+  *group = -1;
+  if (!priv->share_ice_agent || answering)
+    return nullptr;
+  const IceAgentGroups::Placement placement = priv->ice_groups.join();
+  if (placement.group >= priv->shared_ice.size())
+    priv->shared_ice.resize(placement.group + 1, nullptr);
+  TourSharedIceAgent *&agent = priv->shared_ice[placement.group];
+  if (agent == nullptr) /* a new group (or, the first time, group 0) */
+    agent = tour_shared_ice_agent_new("tourcast-ice");
+  *group = (int)placement.group;
+  return TOUR_SHARED_ICE_AGENT(gst_object_ref(agent));
+}
 
-  auto peer = std::make_unique<Peer>();
-  peer->id = id;
-  peer->join_id = join_id;
-  peer->ice_group = ice_group;
-  peer->chooser = LevelChooser(initial, QualityLevel::kMaximum, triggers);
-  if (!auto_quality)
-    peer->chooser.set_manual(initial);
-  peer->on_air = peer->chooser.level();
-  gchar *session = offer ? g_strdup(join_id.c_str())
-                         : g_strdup_printf("%08x%08x", g_random_int(), g_random_int());
+/* Makes @peer's tourwebrtcbin (for @peer->id, or held as a spare when the id
+ * is empty), adds it and links it to a router output on @peer->on_air.
+ * Takes @shared_ice. */
+static bool attach_peer(TourGuideSink *self, Peer *peer, const ChannelSettings &channel,
+                        TourSharedIceAgent *shared_ice, const gchar *session, const gchar *offer) {
+  TourGuideSinkPrivate *priv = self->priv;
+  const bool spare = peer->id.empty();
   peer->webrtc = GST_ELEMENT(g_object_new(
-      TOUR_TYPE_WEBRTC_BIN, "role", TOUR_ROLE_GUIDE, "peer-id", id.c_str(), "session-id", session,
-      "latency", channel.latency_ms >= 0 ? (guint)channel.latency_ms : DEFAULT_PEER_LATENCY_MS,
+      TOUR_TYPE_WEBRTC_BIN, "role", TOUR_ROLE_GUIDE, "peer-id", spare ? nullptr : peer->id.c_str(),
+      "session-id", session, "latency",
+      channel.latency_ms >= 0 ? (guint)channel.latency_ms : DEFAULT_PEER_LATENCY_MS,
       "ice-addresses", channel.ice_addresses.empty() ? nullptr : channel.ice_addresses.c_str(),
       "quality-interval", channel.quality_interval_ms, "rtcp-interval", channel.rtcp_interval_ms,
       "recoverable", channel.auto_recovery, "sync", FALSE, "max-recovery-requests",
       2 * channel.max_recovery_attempts, "remote-offer", offer, "shared-ice-agent", shared_ice,
       nullptr));
-  g_free(session);
   if (shared_ice)
     gst_object_unref(shared_ice);
+  if (spare)
+    tour_webrtc_bin_hold_as_spare(TOUR_WEBRTC_BIN(peer->webrtc));
   TourSignaller *signaller = priv->signaller.ref();
   tour_webrtc_bin_set_shared_signaller(TOUR_WEBRTC_BIN(peer->webrtc), signaller);
   g_object_unref(signaller);
@@ -497,46 +510,221 @@ static void add_peer(TourGuideSink *self, const std::string &id, const std::stri
    * libnice sends without blocking. */
   GstPad *webrtc_sink = gst_element_request_pad_simple(peer->webrtc, "sink");
   if (webrtc_sink == nullptr) {
-    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("could not link the peer for %s", id.c_str()),
+    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION,
+                      ("could not link the peer for %s", spare ? "a spare" : peer->id.c_str()),
                       (nullptr));
     gst_element_set_state(peer->webrtc, GST_STATE_NULL);
     gst_bin_remove(GST_BIN(self), peer->webrtc);
     gst_object_unref(peer->webrtc);
-    TourSharedIceAgent *freed_agent;
-    {
-      std::lock_guard<std::mutex> guard(priv->lock);
-      freed_agent = leave_ice_group_locked(priv, ice_group);
-    }
-    if (freed_agent)
-      gst_object_unref(freed_agent);
-    return;
+    peer->webrtc = nullptr;
+    leave_ice_group(self, peer);
+    return false;
   }
   gst_element_sync_state_with_parent(peer->webrtc);
   peer->output = priv->ladder->add_output(peer->on_air);
   gst_pad_link(peer->output, webrtc_sink);
   gst_object_unref(webrtc_sink);
+  return true;
+}
 
+/* Starts the encoder of @level if it does not run (on the worker: the
+ * peer's webrtcbin gets caps, and makes its offer, within a frame or two). */
+static void ensure_level_running(TourGuideSink *self, QualityLevel level) {
+  TourGuideSinkPrivate *priv = self->priv;
+  if (priv->ladder->running_levels() & (1u << static_cast<int>(level)))
+    return;
+  {
+    /* A new peer has reported no loss: it changes no running encoder's FEC,
+     * and walking every peer on each join of a storm would cost O(N). */
+    std::lock_guard<std::mutex> guard(priv->lock);
+    update_encoding_locked(priv);
+  }
+  priv->ladder->reconcile();
+}
+
+/* offer: the attendee's own offer (peer-offered), answered by the peer;
+ * then join_id is its session. */
+static void add_peer(TourGuideSink *self, const std::string &id, const std::string &join_id,
+                     const gchar *offer = nullptr) {
+  TourGuideSinkPrivate *priv = self->priv;
+  std::string replaced;
+  ChannelSettings channel;
+  QualityLevel initial;
+  AdaptationTriggers triggers;
+  bool auto_quality;
+  TourSharedIceAgent *shared_ice = nullptr;
+  int ice_group = -1;
+  std::unique_ptr<Peer> spare, stale_spare;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    auto it = priv->peers.find(id);
+    if (it != priv->peers.end()) {
+      if (it->second->join_id == join_id)
+        return; /* the same attendee announcing itself again */
+      replaced = id;
+    } else if (priv->max_attendees > 0 && priv->peers.size() >= priv->max_attendees) {
+      GST_ELEMENT_WARNING(
+          self, RESOURCE, BUSY,
+          ("attendee %s refused: max-attendees (%u) reached", id.c_str(), priv->max_attendees),
+          (nullptr));
+      return;
+    }
+    channel = priv->channel;
+    initial = priv->initial_level;
+    triggers = priv->triggers;
+    auto_quality = priv->auto_quality;
+    /* A browser's offer is answered by a peer of its own. A spare made for
+     * another initial level (changed since) goes. */
+    if (offer == nullptr && !priv->spares.empty()) {
+      if (priv->spares.front()->on_air == initial)
+        spare = std::move(priv->spares.front());
+      else
+        stale_spare = std::move(priv->spares.front());
+      priv->spares.pop_front();
+    }
+    if (spare == nullptr)
+      shared_ice = shared_ice_for_locked(priv, offer != nullptr, &ice_group);
+  }
+  if (stale_spare)
+    detach_peer(self, std::move(stale_spare));
+  if (!replaced.empty())
+    remove_peer(self, replaced, "joined again");
+
+  const bool from_spare = spare != nullptr;
+  std::unique_ptr<Peer> peer = from_spare ? std::move(spare) : std::make_unique<Peer>();
+  peer->id = id;
+  peer->join_id = join_id;
+  if (!from_spare)
+    peer->ice_group = ice_group;
+  peer->chooser = LevelChooser(initial, QualityLevel::kMaximum, triggers);
+  if (!auto_quality)
+    peer->chooser.set_manual(initial);
+  peer->on_air = peer->chooser.level();
+  gchar *session = offer ? g_strdup(join_id.c_str())
+                         : g_strdup_printf("%08x%08x", g_random_int(), g_random_int());
+  if (!from_spare && !attach_peer(self, peer.get(), channel, shared_ice, session, offer)) {
+    g_free(session);
+    return;
+  }
+  GstElement *webrtc = GST_ELEMENT(gst_object_ref(peer->webrtc));
   guint count;
   const QualityLevel level = peer->on_air;
-  const bool level_running = priv->ladder->running_levels() & (1u << static_cast<int>(level));
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     priv->by_output[peer->output] = peer.get();
     priv->peers[id] = std::move(peer);
     priv->joining_count++;
     count = priv->peers.size();
-    /* A new peer has reported no loss: it changes no running encoder's FEC,
-     * and walking every peer on each join of a storm would cost O(N). */
-    if (!level_running)
-      update_encoding_locked(priv);
   }
-  /* On the worker already: the level's encoder starts now, so the peer's
-   * webrtcbin gets caps (and makes its offer) within a frame or two. */
-  if (!level_running)
-    priv->ladder->reconcile();
-  GST_INFO_OBJECT(self, "attendee %s joined (%u attending)", id.c_str(), count);
+  /* Bound once it is an attendee's: its first states (and a failure) find
+   * the peer. */
+  const bool bound =
+      !from_spare || tour_webrtc_bin_bind_spare(TOUR_WEBRTC_BIN(webrtc), id.c_str(), session);
+  g_free(session);
+  gst_object_unref(webrtc);
+  if (!bound) {
+    /* Not started (the guide is not playing): the attendee joins again. */
+    remove_peer(self, id, "spare peer not ready");
+    return;
+  }
+  ensure_level_running(self, level);
+  GST_INFO_OBJECT(self, "attendee %s joined (%u attending%s)", id.c_str(), count,
+                  from_spare ? ", on a spare peer" : "");
   g_object_notify_by_pspec(G_OBJECT(self), attendee_count_pspec);
-  post_attendee_message(self, "tourcast-attendee-joined", id, count, nullptr);
+  post_attendee_message(self, "tourcast-attendee-joined", id, count, nullptr, from_spare);
+}
+
+/* ---------- spare peers ---------- */
+
+static bool spare_wanted_locked(TourGuideSinkPrivate *priv) {
+  return priv->worker != nullptr && priv->spares.size() < priv->spare_peers &&
+         priv->pending_joins.empty() && priv->joining_count == 0;
+}
+
+/* One spare per SPARE_DELAY_MS, at low priority, while spare_wanted_locked. */
+static gboolean make_spare(gpointer data) {
+  auto *self = TOUR_GUIDE_SINK(data);
+  TourGuideSinkPrivate *priv = self->priv;
+  auto spare = std::make_unique<Peer>();
+  ChannelSettings channel;
+  TourSharedIceAgent *shared_ice;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    if (!spare_wanted_locked(priv)) {
+      g_clear_pointer(&priv->spare_source, g_source_unref);
+      return G_SOURCE_REMOVE;
+    }
+    channel = priv->channel;
+    spare->on_air = priv->initial_level;
+    shared_ice = shared_ice_for_locked(priv, false, &spare->ice_group);
+  }
+  if (!attach_peer(self, spare.get(), channel, shared_ice, nullptr, nullptr)) {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    g_clear_pointer(&priv->spare_source, g_source_unref);
+    return G_SOURCE_REMOVE;
+  }
+  const QualityLevel level = spare->on_air;
+  guint made;
+  bool wanted;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    /* spare-peers may have been lowered, or the guide stopped, meanwhile. */
+    wanted = priv->worker != nullptr && priv->spares.size() < priv->spare_peers;
+    if (wanted)
+      priv->spares.push_back(std::move(spare));
+    made = priv->spares.size();
+  }
+  if (!wanted) {
+    detach_peer(self, std::move(spare));
+    return G_SOURCE_CONTINUE; /* the next turn finds nothing to do */
+  }
+  ensure_level_running(self, level);
+  GST_INFO_OBJECT(self, "spare peer %u made, on level %s", made, to_string(level));
+  return G_SOURCE_CONTINUE;
+}
+
+static void schedule_spares(TourGuideSink *self) {
+  TourGuideSinkPrivate *priv = self->priv;
+  std::lock_guard<std::mutex> guard(priv->lock);
+  if (priv->spare_source != nullptr || !spare_wanted_locked(priv))
+    return;
+  /* Not at once: the attendee that just connected gets its first packets
+   * (and the machine's CPU) before a new webrtcbin is built. */
+  priv->spare_source = g_timeout_source_new(SPARE_DELAY_MS);
+  g_source_set_priority(priv->spare_source, G_PRIORITY_LOW);
+  g_source_set_callback(priv->spare_source, make_spare, gst_object_ref(self), gst_object_unref);
+  g_source_attach(priv->spare_source, priv->worker);
+}
+
+/* Spares above spare-peers go (it was lowered). */
+static void trim_spares(TourGuideSink *self) {
+  TourGuideSinkPrivate *priv = self->priv;
+  std::vector<std::unique_ptr<Peer>> extra;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    while (priv->spares.size() > priv->spare_peers) {
+      extra.push_back(std::move(priv->spares.back()));
+      priv->spares.pop_back();
+    }
+  }
+  for (auto &spare : extra)
+    detach_peer(self, std::move(spare));
+}
+
+static guint spares_ready(TourGuideSink *self) {
+  TourGuideSinkPrivate *priv = self->priv;
+  std::vector<GstElement *> spares;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    for (auto &spare : priv->spares)
+      spares.push_back(GST_ELEMENT(gst_object_ref(spare->webrtc)));
+  }
+  guint ready = 0;
+  for (GstElement *webrtc : spares) {
+    ready += tour_webrtc_bin_spare_ready(TOUR_WEBRTC_BIN(webrtc)) ? 1 : 0;
+    gst_object_unref(webrtc);
+  }
+  return ready;
 }
 
 /* ---------- taking joins ---------- */
@@ -560,12 +748,21 @@ static gboolean take_join(gpointer data) {
   auto *self = TOUR_GUIDE_SINK(data);
   TourGuideSinkPrivate *priv = self->priv;
   PendingJoin join;
+  bool spare_due = false;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     if (!may_take_join_locked(priv)) {
       g_clear_pointer(&priv->join_source, g_source_unref);
-      return G_SOURCE_REMOVE;
+      /* The queue may be empty now: a spare for the next join. */
+      spare_due = true;
     }
+  }
+  if (spare_due) {
+    schedule_spares(self);
+    return G_SOURCE_REMOVE;
+  }
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
     join = std::move(priv->pending_joins.front());
     priv->pending_joins.pop_front();
   }
@@ -964,26 +1161,29 @@ static bool start(TourGuideSink *self) {
     std::lock_guard<std::mutex> guard(priv->lock);
     priv->report_source = source;
   }
-  return priv->signaller.start(GST_ELEMENT(self), channel,
-                               {{"peer-joined", G_CALLBACK(on_peer_joined)},
-                                {"peer-offered", G_CALLBACK(on_peer_offered)},
-                                {"peer-left", G_CALLBACK(on_peer_left)},
-                                {"peer-status", G_CALLBACK(on_peer_status)},
-                                {"info", G_CALLBACK(on_info)}});
+  if (!priv->signaller.start(GST_ELEMENT(self), channel,
+                             {{"peer-joined", G_CALLBACK(on_peer_joined)},
+                              {"peer-offered", G_CALLBACK(on_peer_offered)},
+                              {"peer-left", G_CALLBACK(on_peer_left)},
+                              {"peer-status", G_CALLBACK(on_peer_status)},
+                              {"info", G_CALLBACK(on_info)}}))
+    return false;
+  schedule_spares(self);
+  return true;
 }
 
 static void stop(TourGuideSink *self) {
   TourGuideSinkPrivate *priv = self->priv;
   std::map<std::string, std::unique_ptr<Peer>> peers;
-  GSource *report_source, *join_source;
-  std::vector<TourSharedIceAgent *> freed_agents;
+  std::deque<std::unique_ptr<Peer>> spares;
+  GSource *report_source, *join_source, *spare_source;
   priv->signaller.stop();
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     peers.swap(priv->peers);
-    for (auto &entry : peers)
-      if (TourSharedIceAgent *agent = leave_ice_group_locked(priv, entry.second->ice_group))
-        freed_agents.push_back(agent);
+    spares.swap(priv->spares);
+    spare_source = priv->spare_source;
+    priv->spare_source = nullptr;
     priv->by_output.clear();
     report_source = priv->report_source;
     priv->report_source = nullptr;
@@ -992,7 +1192,7 @@ static void stop(TourGuideSink *self) {
     priv->pending_joins.clear();
     priv->joining_count = 0;
   }
-  for (GSource *source : {report_source, join_source}) {
+  for (GSource *source : {report_source, join_source, spare_source}) {
     if (source) {
       g_source_destroy(source);
       g_source_unref(source);
@@ -1005,17 +1205,20 @@ static void stop(TourGuideSink *self) {
     priv->worker = nullptr;
   }
   /* The stream is stopped: the branches can go without pad probes. */
-  for (auto &entry : peers) {
-    GstPad *peer_pad = gst_pad_get_peer(entry.second->output);
+  std::vector<std::unique_ptr<Peer>> all(std::make_move_iterator(spares.begin()),
+                                         std::make_move_iterator(spares.end()));
+  for (auto &entry : peers)
+    all.push_back(std::move(entry.second));
+  for (auto &peer : all) {
+    leave_ice_group(self, peer.get());
+    GstPad *peer_pad = gst_pad_get_peer(peer->output);
     if (peer_pad) {
-      gst_pad_unlink(entry.second->output, peer_pad);
+      gst_pad_unlink(peer->output, peer_pad);
       gst_object_unref(peer_pad);
     }
-    Removal removal{self, std::move(entry.second)};
+    Removal removal{self, std::move(peer)};
     finish_removal(&removal);
   }
-  for (TourSharedIceAgent *agent : freed_agents)
-    gst_object_unref(agent);
   priv->ladder->clear();
   if (!peers.empty())
     g_object_notify_by_pspec(G_OBJECT(self), attendee_count_pspec);
@@ -1089,8 +1292,10 @@ static void tour_guide_sink_handle_message(GstBin *bin, GstMessage *message) {
           priv->failed_connections++;
       }
     }
-    if (slot_freed)
+    if (slot_freed) {
       schedule_joins(self);
+      schedule_spares(self);
+    }
     if (failed && worker) {
       struct Failed {
         TourGuideSink *self;
@@ -1239,6 +1444,9 @@ static void tour_guide_sink_set_property(GObject *object, guint prop_id, const G
       case PROP_ICE_AGENT_PEERS:
         priv->ice_groups.set_capacity(g_value_get_uint(value));
         break;
+      case PROP_SPARE_PEERS:
+        priv->spare_peers = g_value_get_uint(value);
+        break;
       default:
         if (!set_trigger_property(&priv->triggers, PROP_TRIGGERS_FIRST, prop_id, value))
           G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -1250,6 +1458,10 @@ static void tour_guide_sink_set_property(GObject *object, guint prop_id, const G
     schedule_reconcile(self);
   if (prop_id == PROP_MAX_JOINING)
     schedule_joins(self);
+  if (prop_id == PROP_SPARE_PEERS) {
+    trim_spares(self);
+    schedule_spares(self);
+  }
 }
 
 static void tour_guide_sink_get_property(GObject *object, guint prop_id, GValue *value,
@@ -1258,6 +1470,10 @@ static void tour_guide_sink_get_property(GObject *object, guint prop_id, GValue 
   TourGuideSinkPrivate *priv = self->priv;
   if (prop_id == PROP_STATUS || prop_id == PROP_DIAGNOSTICS) {
     g_value_take_boxed(value, status_structure(channel_status(self), prop_id == PROP_DIAGNOSTICS));
+    return;
+  }
+  if (prop_id == PROP_SPARES_READY) {
+    g_value_set_uint(value, spares_ready(self));
     return;
   }
   if (prop_id == PROP_ENCODERS) {
@@ -1300,6 +1516,9 @@ static void tour_guide_sink_get_property(GObject *object, guint prop_id, GValue 
       break;
     case PROP_ICE_AGENT_PEERS:
       g_value_set_uint(value, (guint)priv->ice_groups.capacity());
+      break;
+    case PROP_SPARE_PEERS:
+      g_value_set_uint(value, priv->spare_peers);
       break;
     default:
       if (!get_trigger_property(priv->triggers, PROP_TRIGGERS_FIRST, prop_id, value))
@@ -1365,8 +1584,9 @@ static void tour_guide_sink_class_init(TourGuideSinkClass *klass) {
   g_object_class_install_property(
       gobject_class, PROP_ENCODERS,
       g_param_spec_uint("encoders", "Encoders",
-                        "Opus encoders running: one per level some attendee uses (0-5)", 0,
-                        kQualityLevelCount, 0, readable));
+                        "Opus encoders running: one per level some attendee or spare peer "
+                        "uses (0-5)",
+                        0, kQualityLevelCount, 0, readable));
   g_object_class_install_property(
       gobject_class, PROP_STATUS,
       g_param_spec_boxed("status", "Status",
@@ -1402,11 +1622,11 @@ static void tour_guide_sink_class_init(TourGuideSinkClass *klass) {
       g_param_spec_boolean(
           "shared-ice-agent", "Shared ICE agent",
           "Shared libnice agents, one ICE thread (\"tourcast-ice\") each, for the attendees "
-          "the guide offers to (ice-agent-peers per agent), instead of one agent and thread "
-          "per attendee; their peers receive on the agent's thread, without a thread of their "
-          "own (browsers that offer over WHEP keep their own agent). Checks are paced at 5 ms "
-          "per agent, and the agent's check timeout follows the longest round trip of its "
-          "peers still checking",
+          "(and spare peers) the guide offers to (ice-agent-peers per agent), instead of one "
+          "agent and thread per attendee; their peers receive on the agent's thread, without "
+          "a thread of their own (browsers that offer over WHEP keep their own agent). Checks "
+          "are paced at 5 ms per agent, and the agent's check timeout follows the longest "
+          "round trip of its peers still checking",
           DEFAULT_SHARED_ICE_AGENT,
           (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
   g_object_class_install_property(
@@ -1419,6 +1639,22 @@ static void tour_guide_sink_class_init(TourGuideSinkClass *klass) {
           "queueing; more save threads (about 1/N per attendee). Takes effect for later joins",
           1, MAX_ICE_AGENT_PEERS, DEFAULT_ICE_AGENT_PEERS,
           (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
+
+  g_object_class_install_property(
+      gobject_class, PROP_SPARE_PEERS,
+      g_param_spec_uint(
+          "spare-peers", "Spare peers",
+          "Peers made ahead for the next attendees (0-8): each has its offer made and set and "
+          "its candidates gathered before anybody joins, so a join only publishes the offer; "
+          "each keeps the encoder of initial-level running. Made again while no join waits "
+          "and none negotiates; not attendees (not in attendee-count, status or diagnostics). "
+          "0: every peer is made on its join",
+          0, MAX_SPARE_PEERS, DEFAULT_SPARE_PEERS, playing));
+  g_object_class_install_property(
+      gobject_class, PROP_SPARES_READY,
+      g_param_spec_uint("spares-ready", "Spares ready",
+                        "Spare peers whose offer is set, waiting for an attendee", 0,
+                        MAX_SPARE_PEERS, 0, readable));
 
   /**
    * TourGuideSink::set-attendee-level:

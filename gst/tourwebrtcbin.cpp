@@ -67,6 +67,15 @@ GST_DEBUG_CATEGORY_STATIC(tour_webrtc_bin_debug);
 
 using namespace tourcast;
 
+/* A spare peer's way from held (offer made for nobody yet) to an ordinary
+ * peer: bound to an attendee, it publishes the offer and then the held
+ * candidates, in that order. */
+enum class SpareStage {
+  kNone,       /* an ordinary peer (or a spare already published) */
+  kHeld,       /* nobody to send the offer and candidates to yet */
+  kPublishing, /* bound: offer and held candidates on their way */
+};
+
 /* The guide's offers to an attendee, a waiting one as its peer id and SDP text. */
 using GuideOffers = OfferOrder<std::pair<std::string, std::string>>;
 
@@ -212,6 +221,15 @@ struct TourWebRTCBinPrivate {
   std::string old_remote_ufrag;
   guint negotiations = 0;
   guint ice_restarts = 0;
+  /* Guide, offering ahead: the offer is made (and its candidates gathered)
+   * before any attendee is known; the state machine, its timeouts, status
+   * reports and signaling wait until tour_webrtc_bin_bind_spare() names the
+   * attendee. */
+  SpareStage spare = SpareStage::kNone;
+  bool spare_offer_set = false; /* the local offer is set, not yet sent */
+  bool spare_gathering = false; /* gathering started while held */
+  std::string spare_failure;    /* the negotiation failed while held */
+  std::vector<std::pair<guint, std::string>> held_candidates; /* mline, candidate */
   bool ever_started = false;
   bool running = false;
   GMainContext *worker = nullptr;
@@ -254,6 +272,14 @@ static void move_to(TourWebRTCBin *self, ConnectionState to, const std::string &
     std::lock_guard<std::mutex> guard(priv->lock);
     if (!priv->running)
       return;
+    if (priv->spare == SpareStage::kHeld) {
+      /* Replayed when the spare is bound (tour_webrtc_bin_bind_spare). */
+      if (to == ConnectionState::kIceGathering)
+        priv->spare_gathering = true;
+      if (to == ConnectionState::kFailed && priv->spare_failure.empty())
+        priv->spare_failure = reason;
+      return;
+    }
     std::string error;
     if (advance && priv->machine.state() == ConnectionState::kReconnecting &&
         to != ConnectionState::kConnected) {
@@ -407,7 +433,7 @@ static void schedule_timer_locked(TourWebRTCBin *self) {
     priv->timer = nullptr;
   }
   int64_t deadline = priv->machine.deadline_ms();
-  if (deadline < 0 || priv->worker == nullptr)
+  if (deadline < 0 || priv->worker == nullptr || priv->spare == SpareStage::kHeld)
     return;
   int64_t wait = deadline - tour_now_ms();
   priv->timer = g_timeout_source_new(wait > 0 ? (guint)wait : 0);
@@ -784,6 +810,10 @@ static void on_ice_candidate(GstElement *, guint mline, gchar *candidate, TourWe
     std::lock_guard<std::mutex> guard(priv->lock);
     if (!priv->running || priv->signaller == nullptr)
       return;
+    if (priv->spare != SpareStage::kNone) {
+      priv->held_candidates.emplace_back(mline, candidate);
+      return;
+    }
     signaller = TOUR_SIGNALLER(g_object_ref(priv->signaller));
     peer = priv->peer_id;
     session = priv->session_id;
@@ -838,6 +868,36 @@ static void send_local_description(TourWebRTCBin *self, GstWebRTCSessionDescript
     tour_signaller_send_sdp(to.signaller, to.peer.c_str(), to.session.c_str(), desc);
 }
 
+/* A bound spare: its offer, then the candidates it gathered while held (and
+ * any that arrive meanwhile), so the attendee has the session before its
+ * first candidate. */
+static void publish_spare_offer(TourWebRTCBin *self) {
+  TourWebRTCBinPrivate *priv = self->priv;
+  GstWebRTCSessionDescription *desc = nullptr;
+  g_object_get(priv->webrtc, "local-description", &desc, nullptr);
+  if (desc) {
+    send_local_description(self, desc);
+    gst_webrtc_session_description_free(desc);
+  }
+  for (;;) {
+    std::vector<std::pair<guint, std::string>> held;
+    {
+      std::lock_guard<std::mutex> guard(priv->lock);
+      held.swap(priv->held_candidates);
+      if (held.empty()) {
+        priv->spare = SpareStage::kNone;
+        return;
+      }
+    }
+    SignalTarget to;
+    signal_target(self, &to);
+    for (const auto &c : held)
+      if (to.signaller)
+        tour_signaller_add_ice(to.signaller, to.peer.c_str(), to.session.c_str(), c.first,
+                               c.second.c_str());
+  }
+}
+
 static void on_local_description_set(GstPromise *promise, gpointer data) {
   auto *ctx = static_cast<PromiseContext *>(data);
   const GstStructure *reply = gst_promise_get_reply(promise);
@@ -848,16 +908,27 @@ static void on_local_description_set(GstPromise *promise, gpointer data) {
     return;
   }
   gst_promise_unref(promise);
-  bool restarting;
+  bool restarting, held, publish_spare;
   {
     std::lock_guard<std::mutex> guard(ctx->self->priv->lock);
-    restarting = ctx->self->priv->ice_restart_pending;
+    TourWebRTCBinPrivate *priv = ctx->self->priv;
+    restarting = priv->ice_restart_pending;
+    /* Held: tour_webrtc_bin_bind_spare() sends it; bound before it was
+     * ready: it goes out now. */
+    held = priv->spare == SpareStage::kHeld;
+    publish_spare = priv->spare == SpareStage::kPublishing;
+    if (priv->spare != SpareStage::kNone)
+      priv->spare_offer_set = true;
   }
-  GstWebRTCSessionDescription *desc = nullptr;
-  g_object_get(ctx->self->priv->webrtc, "local-description", &desc, nullptr);
-  if (desc) {
-    send_local_description(ctx->self, desc);
-    gst_webrtc_session_description_free(desc);
+  if (publish_spare) {
+    publish_spare_offer(ctx->self);
+  } else if (!held) {
+    GstWebRTCSessionDescription *desc = nullptr;
+    g_object_get(ctx->self->priv->webrtc, "local-description", &desc, nullptr);
+    if (desc) {
+      send_local_description(ctx->self, desc);
+      gst_webrtc_session_description_free(desc);
+    }
   }
   if (restarting)
     send_local_candidates(ctx->self);
@@ -1410,6 +1481,64 @@ void tour_webrtc_bin_set_shared_signaller(TourWebRTCBin *self, TourSignaller *si
   set_signaller(self, signaller, true);
 }
 
+static void start_quality_monitor(TourWebRTCBin *self);
+
+void tour_webrtc_bin_hold_as_spare(TourWebRTCBin *self) {
+  g_return_if_fail(TOUR_IS_WEBRTC_BIN(self));
+  std::lock_guard<std::mutex> guard(self->priv->lock);
+  g_return_if_fail(!self->priv->ever_started && self->priv->role == TOUR_ROLE_GUIDE &&
+                   self->priv->remote_offer.empty());
+  self->priv->spare = SpareStage::kHeld;
+}
+
+gboolean tour_webrtc_bin_spare_ready(TourWebRTCBin *self) {
+  g_return_val_if_fail(TOUR_IS_WEBRTC_BIN(self), FALSE);
+  std::lock_guard<std::mutex> guard(self->priv->lock);
+  return self->priv->spare == SpareStage::kHeld && self->priv->spare_offer_set;
+}
+
+gboolean tour_webrtc_bin_bind_spare(TourWebRTCBin *self, const gchar *peer_id,
+                                    const gchar *session_id) {
+  g_return_val_if_fail(TOUR_IS_WEBRTC_BIN(self) && peer_id && session_id, FALSE);
+  TourWebRTCBinPrivate *priv = self->priv;
+  bool offer_set, gathering;
+  std::string failure;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    if (priv->spare != SpareStage::kHeld || !priv->running)
+      return FALSE;
+    priv->spare = SpareStage::kPublishing;
+    priv->peer_id = peer_id;
+    priv->session_id = session_id;
+    offer_set = priv->spare_offer_set;
+    gathering = priv->spare_gathering;
+    failure = priv->spare_failure;
+    /* The attendee's timeouts count from now, not from when the spare was
+     * made. */
+    ConnectionStateMachine fresh(tour_now_ms());
+    for (const TimeoutProperty &p : kTimeoutProperties)
+      fresh.set_timeout_ms(p.state, priv->machine.timeout_ms(p.state));
+    priv->machine = fresh;
+    schedule_timer_locked(self);
+  }
+  start_quality_monitor(self);
+  if (priv->monitor)
+    gst_element_sync_state_with_parent(priv->monitor);
+  g_object_notify(G_OBJECT(self), "peer-id");
+  g_object_notify(G_OBJECT(self), "session-id");
+  GST_INFO_OBJECT(self, "spare bound to %s (offer %s)", peer_id, offer_set ? "ready" : "pending");
+  move_to(self, ConnectionState::kSignaling, "offer made ahead by a spare peer", true);
+  if (gathering)
+    move_to(self, ConnectionState::kIceGathering, "gathering local candidates", true);
+  if (!failure.empty()) {
+    move_to(self, ConnectionState::kFailed, failure, false);
+    return TRUE;
+  }
+  if (offer_set)
+    publish_spare_offer(self);
+  return TRUE;
+}
+
 /* ---------- ICE agent configuration ---------- */
 
 static bool is_local_address(const char *text, std::string *why) {
@@ -1661,6 +1790,7 @@ static bool start(TourWebRTCBin *self) {
   TourWebRTCBinPrivate *priv = self->priv;
   TourSignaller *to_start = nullptr;
   TourRole role;
+  bool held;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     if (priv->ever_started) {
@@ -1684,11 +1814,15 @@ static bool start(TourWebRTCBin *self) {
     if (!priv->signaller_shared)
       to_start = TOUR_SIGNALLER(g_object_ref(priv->signaller));
     role = priv->role;
+    held = priv->spare == SpareStage::kHeld;
     schedule_timer_locked(self);
   }
   if (to_start)
     g_object_set(to_start, "role", role, nullptr);
-  start_quality_monitor(self);
+  /* A held spare measures nothing (and posts no quality report for nobody)
+   * until it is bound. */
+  if (!held)
+    start_quality_monitor(self);
   if (!configure_ice(self)) {
     g_clear_object(&to_start);
     return false;

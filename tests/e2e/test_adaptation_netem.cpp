@@ -74,7 +74,10 @@ TEST(AdaptationNetem, LossLowersOnlyThatAttendeesLevelAndItClimbsBack) {
                 {"gst-launch-1.0", "-m", "audiotestsrc", "is-live=true", "volume=0.5", "freq=440",
                  "!", "audio/x-raw,rate=48000,channels=1", "!", "tourguidesink", "tour=adapt",
                  "language=en", "redis-url=" + redis_url, "heartbeat-interval=500",
-                 "upgrade-hold=4000", "report-interval=300", "ice-addresses=" + net.guide_addr()},
+                 "upgrade-hold=4000", "report-interval=300", "ice-addresses=" + net.guide_addr(),
+                 /* Counts the encoders of the attendees' levels only: a
+                  * spare peer keeps initial-level's running. */
+                 "spare-peers=0"},
                 dir + "/guide.log");
   std::vector<pid_t> attendees;
   for (int k : {1, 2})

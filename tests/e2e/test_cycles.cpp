@@ -376,7 +376,8 @@ TEST(Cycles, SharedIceAgentGuideHasFourThreadsPerAttendee) {
   ASSERT_TRUE(redis.running()) << redis.error();
   Pipeline guide(guide_description(
       "guide", "cycle", "en", kToneHz, redis.url(),
-      "shared-ice-agent=true quality-interval=300 ice-agent-peers=" + std::to_string(kPerAgent)));
+      "shared-ice-agent=true spare-peers=0 quality-interval=300 ice-agent-peers=" +
+          std::to_string(kPerAgent)));
   ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
   /* No peer before: GStreamer's tasks run on a shared thread pool that keeps
    * the threads of ended tasks (a departed peer's) for the next ones. */

@@ -92,9 +92,11 @@ bool level_changed(Pipeline &guide, const std::string &peer, const std::string &
 TEST(Ladder, OneEncoderPerLevelInUseAndSwitchesWithoutAGap) {
   RedisServer redis;
   ASSERT_TRUE(redis.running()) << redis.error();
-  /* A clean link: nothing moves by itself (no degrade, no upgrade). */
+  /* A clean link: nothing moves by itself (no degrade, no upgrade). No spare
+   * peer: it would keep the high encoder running for the next attendee
+   * (test_spare_peers.cpp). */
   Pipeline guide(guide_description("guide", "ladder", "en", 440, redis.url(),
-                                   "upgrade-hold=3600000 report-interval=500"));
+                                   "upgrade-hold=3600000 report-interval=500 spare-peers=0"));
   ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
   EXPECT_EQ(encoders(guide), 0u) << "an encoder runs with nobody listening";
 

@@ -95,7 +95,8 @@ TEST(Quality, CleanLinkScoresExcellentOnBothSides) {
 TEST(Quality, GuideReadsTheRtpSessionAsGetStatsReportsIt) {
   RedisServer redis;
   ASSERT_TRUE(redis.running()) << redis.error();
-  Pipeline guide(guide_description("guide", "qs", "en", 440, redis.url()));
+  /* No spare peer: the guide's only webrtcbin is the attendee's. */
+  Pipeline guide(guide_description("guide", "qs", "en", 440, redis.url(), "spare-peers=0"));
   ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
   Pipeline attendee(attendee_description("a", "qs", "en", redis.url()));
   ASSERT_NE(attendee.play(), GST_STATE_CHANGE_FAILURE);

@@ -175,7 +175,8 @@ TEST(RedisKeys, CoordinationParticipantsAndExpiry) {
 TEST(RedisKeys, LeavingAttendeeFreesItsPeerInTheGuide) {
   RedisServer redis;
   ASSERT_TRUE(redis.running()) << redis.error();
-  Pipeline guide(guide_description("guide", "fort", "es", 440, redis.url()));
+  /* Counts the guide's tourwebrtcbins: no spare peer among them. */
+  Pipeline guide(guide_description("guide", "fort", "es", 440, redis.url(), "spare-peers=0"));
   ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
   GstBin *guide_bin = GST_BIN(guide.get("guide"));
   auto peers_in_guide = [&] {
