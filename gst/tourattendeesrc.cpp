@@ -61,6 +61,7 @@ struct TourAttendeeSrcPrivate {
   bool auto_quality = true;
   TourQualityLevel level = TOUR_QUALITY_LEVEL_HIGH;
   ChannelSignaller signaller{TOUR_ROLE_ATTENDEE};
+  ChannelSettings pending_channel; /* start() to join(), both on the state change */
   GstElement *peer = nullptr;
   GstElement *depayloader = nullptr;
   gint64 started_at_ms = 0;
@@ -178,7 +179,17 @@ static bool start(TourAttendeeSrc *self) {
   tour_webrtc_bin_set_shared_signaller(TOUR_WEBRTC_BIN(peer), signaller);
   gst_object_unref(peer);
   g_object_unref(signaller);
-  return priv->signaller.start(GST_ELEMENT(self), channel, {});
+  priv->pending_channel = channel;
+  return true;
+}
+
+/* Joins once the peer runs: a guide that answers the join within a
+ * millisecond (a spare peer) would otherwise send its offer to a peer that
+ * is not started yet, which drops it, and the attendee would wait in
+ * initializing until it times out. */
+static bool join(TourAttendeeSrc *self) {
+  TourAttendeeSrcPrivate *priv = self->priv;
+  return priv->signaller.start(GST_ELEMENT(self), priv->pending_channel, {});
 }
 
 static void stop(TourAttendeeSrc *self) {
@@ -210,6 +221,9 @@ static GstStateChangeReturn tour_attendee_src_change_state(GstElement *element,
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && !start(self))
     return GST_STATE_CHANGE_FAILURE;
   GstStateChangeReturn ret = GST_ELEMENT_CLASS(parent_class)->change_state(element, transition);
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && ret != GST_STATE_CHANGE_FAILURE &&
+      !join(self))
+    ret = GST_STATE_CHANGE_FAILURE;
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
     stop(self);
   if (transition == GST_STATE_CHANGE_READY_TO_NULL)
