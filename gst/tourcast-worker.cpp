@@ -75,8 +75,20 @@ void tour_worker_release(void) {
     g_return_if_fail(w.users > 0);
     if (--w.users > 0)
       return;
-    g_main_loop_quit(w.loop);
-    g_main_loop_unref(w.loop);
+    /* Quit from inside the loop: a g_main_loop_quit() before the new thread
+     * reached g_main_loop_run() (a release right after the first acquire)
+     * would be undone by the run, which then never returned. */
+    GSource *quit = g_idle_source_new();
+    g_source_set_priority(quit, G_PRIORITY_HIGH);
+    g_source_set_callback(
+        quit,
+        [](gpointer loop) -> gboolean {
+          g_main_loop_quit(static_cast<GMainLoop *>(loop));
+          return G_SOURCE_REMOVE;
+        },
+        w.loop, (GDestroyNotify)g_main_loop_unref);
+    g_source_attach(quit, w.context);
+    g_source_unref(quit);
     w.loop = nullptr;
     thread = w.thread;
     w.thread = nullptr;

@@ -268,17 +268,22 @@ static bool start(TourQualityMonitor *self) {
 
 static void stop(TourQualityMonitor *self) {
   TourQualityMonitorPrivate *priv = self->priv;
-  std::lock_guard<std::mutex> guard(priv->lock);
-  if (priv->timer) {
-    g_source_destroy(priv->timer);
-    g_source_unref(priv->timer);
-    priv->timer = nullptr;
-  }
-  if (priv->worker) {
+  bool release = false;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    if (priv->timer) {
+      g_source_destroy(priv->timer);
+      g_source_unref(priv->timer);
+      priv->timer = nullptr;
+    }
+    release = priv->worker != nullptr;
     priv->worker = nullptr;
-    tour_worker_release();
+    g_clear_object(&priv->rtp_session);
   }
-  g_clear_object(&priv->rtp_session);
+  /* Not under the lock: the last release joins the worker, which may be in
+   * a poll waiting for it. */
+  if (release)
+    tour_worker_release();
 }
 
 static GstStateChangeReturn tour_quality_monitor_change_state(GstElement *element,

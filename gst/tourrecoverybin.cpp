@@ -651,16 +651,21 @@ static void start(TourRecoveryBin *self) {
 
 static void stop(TourRecoveryBin *self) {
   TourRecoveryBinPrivate *priv = self->priv;
-  std::lock_guard<std::mutex> guard(priv->lock);
-  if (priv->tick) {
-    g_source_destroy(priv->tick);
-    g_source_unref(priv->tick);
-    priv->tick = nullptr;
-  }
-  if (priv->worker) {
+  bool release = false;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    if (priv->tick) {
+      g_source_destroy(priv->tick);
+      g_source_unref(priv->tick);
+      priv->tick = nullptr;
+    }
+    release = priv->worker != nullptr;
     priv->worker = nullptr;
-    tour_worker_release();
   }
+  /* The last release joins the worker, which may be in a tick waiting for
+   * the lock. */
+  if (release)
+    tour_worker_release();
 }
 
 static GstStateChangeReturn tour_recovery_bin_change_state(GstElement *element,

@@ -1873,11 +1873,16 @@ static void stop(TourWebRTCBin *self) {
     tour_signaller_stop(to_stop);
     g_object_unref(to_stop);
   }
-  std::lock_guard<std::mutex> guard(priv->lock);
-  if (priv->worker) {
+  bool release = false;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    release = priv->worker != nullptr;
     priv->worker = nullptr;
-    tour_worker_release();
   }
+  /* Not under the lock: the last release joins the worker, which may be in
+   * a timer waiting for it. */
+  if (release)
+    tour_worker_release();
 }
 
 static GstStateChangeReturn tour_webrtc_bin_change_state(GstElement *element,
