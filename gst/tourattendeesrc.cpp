@@ -14,7 +14,8 @@
  * Posts an element message `tourcast-first-audio` (fields `elapsed-ms`, gint64,
  * from start to the first decoded buffer, and `peer-id`) once, and forwards
  * its peer's `tourcast-state` and `tourcast-recovery` messages. A failed
- * connection (or a recovery that gave up) is an element error.
+ * connection is an element warning while auto-recovery works on it, an
+ * error without auto-recovery; a recovery that gave up is an element error.
  *
  * The process's DTLS certificate is made on a background thread as soon as
  * the element is put in a bin, so a pipeline built before the listener joins
@@ -204,9 +205,25 @@ static void tour_attendee_src_handle_message(GstBin *bin, GstMessage *message) {
     if (gst_structure_has_name(s, "tourcast-state") &&
         g_strcmp0(gst_structure_get_string(s, "new-state"), "failed") == 0) {
       GST_BIN_CLASS(parent_class)->handle_message(bin, message);
-      GST_ELEMENT_ERROR(
-          self, RESOURCE, FAILED,
-          ("connection to the guide failed: %s", gst_structure_get_string(s, "reason")), (nullptr));
+      bool recovering;
+      {
+        std::lock_guard<std::mutex> guard(self->priv->lock);
+        recovering = self->priv->channel.auto_recovery;
+      }
+      /* An error stops the pipeline (a bin that saw one never completes an
+       * asynchronous state change again), so while the recovery bin tries
+       * to get the connection back it is a warning; the recovery bin posts
+       * the error if it gives up. */
+      if (recovering)
+        GST_ELEMENT_WARNING(self, RESOURCE, FAILED,
+                            ("connection to the guide failed: %s; recovering",
+                             gst_structure_get_string(s, "reason")),
+                            (nullptr));
+      else
+        GST_ELEMENT_ERROR(
+            self, RESOURCE, FAILED,
+            ("connection to the guide failed: %s", gst_structure_get_string(s, "reason")),
+            (nullptr));
       return;
     }
   }
