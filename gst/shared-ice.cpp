@@ -172,7 +172,8 @@ static void update_pacing_locked(TourSharedIceAgent *self) {
                    self->pacing_ms, pacing, self->check_timeouts->size());
   self->pacing_ms = pacing;
   /* The check tick runs at SHARED_PACING_MS (made before any stream raised
-   * Ta): libnice's grace before it fails a component stays 5 s of real time. */
+   * Ta): libnice's grace before it fails a component stays near 5 s of real
+   * time, as far as its 60 s cap on idle-timeout allows. */
   g_object_set(self->agent, "stun-pacing-timer", pacing, "idle-timeout",
                (guint)tourcast::idle_timeout_for_pacing(pacing, SHARED_PACING_MS), nullptr);
 }

@@ -1485,8 +1485,9 @@ static guint first_check_timeout(TourWebRTCBin *self) {
 }
 
 /* An agent of the peer's own: its Ta, and libnice's grace before it fails a
- * component kept at 5 s of real time under the check tick already running at
- * ice-check-pacing (core/check_timeout.h, idle_timeout_for_pacing). */
+ * component kept near 5 s of real time (up to libnice's cap) under the check
+ * tick already running at ice-check-pacing (core/check_timeout.h,
+ * idle_timeout_for_pacing). */
 static void on_initial_binding_request(NiceAgent *agent, guint, gpointer data) {
   auto *self = static_cast<TourWebRTCBin *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
   if (self == nullptr)
