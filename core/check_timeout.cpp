@@ -12,4 +12,14 @@ int64_t check_timeout_for_first_request_delay(int64_t first_request_delay_ms) {
   return std::clamp(2 * delay + kCheckTimeoutMarginMs, kLibniceCheckTimeoutMs, kMaxCheckTimeoutMs);
 }
 
+int64_t idle_timeout_for_pacing(int64_t pacing_ms, int64_t tick_ms) {
+  if (tick_ms <= 0 || pacing_ms <= tick_ms)
+    return kLibniceIdleTimeoutMs;
+  /* The cap first: no overflow for any int64_t. */
+  if (pacing_ms >= kLibniceMaxIdleTimeoutMs)
+    return kLibniceMaxIdleTimeoutMs;
+  return std::min((kLibniceIdleTimeoutMs * pacing_ms + tick_ms - 1) / tick_ms,
+                  kLibniceMaxIdleTimeoutMs);
+}
+
 }  // namespace tourcast

@@ -28,11 +28,28 @@ constexpr int64_t kLibniceCheckTimeoutMs = 500;
 constexpr int64_t kMaxCheckTimeoutMs = 3000;
 // Scheduling, the peer's pacing tick and the link's jitter on top of twice the measured delay.
 constexpr int64_t kCheckTimeoutMarginMs = 200;
+// libnice's grace (agent property idle-timeout, its default) between the last check an agent
+// had to send and declaring a component without a nominated pair failed.
+constexpr int64_t kLibniceIdleTimeoutMs = 5000;
+// The largest idle-timeout libnice takes (its property's range: 50-60,000 ms).
+constexpr int64_t kLibniceMaxIdleTimeoutMs = 60000;
 
 // The RTO for a link on which the peer's first check arrived first_request_delay_ms after
 // this side's local and remote descriptions were both set: twice that delay plus the margin,
 // never below libnice's 500 ms nor above kMaxCheckTimeoutMs. A negative delay (the request
 // came first: no measurement) gives libnice's 500 ms.
 int64_t check_timeout_for_first_request_delay(int64_t first_request_delay_ms);
+
+// The idle-timeout that keeps libnice's grace near kLibniceIdleTimeoutMs of real time once Ta
+// is raised to pacing_ms while the check tick runs every tick_ms. libnice 0.1.21 counts that
+// grace by adding Ta on each tick with nothing to send, and a running tick keeps the interval
+// it was made with: a Ta raised from 5 to 1,000 ms while the tick runs every 5 ms cut the
+// grace from 5 s to 25 ms, so a controlled agent whose check succeeded declared its component
+// failed when the controlling side's nomination came 25 ms later (a join storm: the guide's
+// agent paces its checks for all its peers). kLibniceIdleTimeoutMs x pacing / tick, rounded
+// up, at most libnice's kLibniceMaxIdleTimeoutMs (a grace of 60,000 / Ta ticks: 100 ms at
+// the largest check timeout on a 5 ms tick, 465 ms at 650 ms); libnice's own when Ta is not
+// above the tick (or either is not positive).
+int64_t idle_timeout_for_pacing(int64_t pacing_ms, int64_t tick_ms);
 
 }  // namespace tourcast

@@ -16,6 +16,7 @@
 #include <agent.h>
 #include <gst/webrtc/nice/nice.h>
 
+#include "check_timeout.h"
 #include "shared-ice-src.h"
 
 #include <map>
@@ -170,7 +171,11 @@ static void update_pacing_locked(TourSharedIceAgent *self) {
   GST_DEBUG_OBJECT(self, "check pacing %u -> %u ms (%zu streams need a longer timeout)",
                    self->pacing_ms, pacing, self->check_timeouts->size());
   self->pacing_ms = pacing;
-  g_object_set(self->agent, "stun-pacing-timer", pacing, nullptr);
+  /* The check tick runs at SHARED_PACING_MS (made before any stream raised
+   * Ta): libnice's grace before it fails a component stays near 5 s of real
+   * time, as far as its 60 s cap on idle-timeout allows. */
+  g_object_set(self->agent, "stun-pacing-timer", pacing, "idle-timeout",
+               (guint)tourcast::idle_timeout_for_pacing(pacing, SHARED_PACING_MS), nullptr);
 }
 
 static void forget_check_timeout(TourSharedIceAgent *self, guint stream_id) {

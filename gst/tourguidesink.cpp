@@ -85,7 +85,7 @@ using namespace tourcast;
 #define DEFAULT_PEER_LATENCY_MS 200u /* webrtcbin's; the guide side only receives RTCP */
 #define DEFAULT_MAX_JOINING 32
 #define DEFAULT_SHARED_ICE_AGENT TRUE
-#define DEFAULT_ICE_AGENT_PEERS 16u
+#define DEFAULT_ICE_AGENT_PEERS 64u
 #define MAX_ICE_AGENT_PEERS 1000u
 #define DEFAULT_SPARE_PEERS 1
 #define MAX_SPARE_PEERS 8

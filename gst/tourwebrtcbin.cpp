@@ -1613,17 +1613,33 @@ static guint first_check_timeout(TourWebRTCBin *self) {
   return timeout > kLibniceCheckTimeoutMs ? (guint)timeout : 0;
 }
 
-/* An agent of the peer's own: its Ta. */
+/* An agent of the peer's own: its Ta, and libnice's grace before it fails a
+ * component kept near 5 s of real time (up to libnice's cap) under the check
+ * tick already running at ice-check-pacing (core/check_timeout.h,
+ * idle_timeout_for_pacing). */
 static void on_initial_binding_request(NiceAgent *agent, guint, gpointer data) {
   auto *self = static_cast<TourWebRTCBin *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
   if (self == nullptr)
     return;
   const guint timeout = first_check_timeout(self);
+  guint tick;
+  {
+    std::lock_guard<std::mutex> guard(self->priv->lock);
+    tick = self->priv->ice_check_pacing_ms;
+  }
   guint pacing = 0;
   g_object_get(agent, "stun-pacing-timer", &pacing, nullptr);
   if (timeout > pacing)
-    g_object_set(agent, "stun-pacing-timer", timeout, nullptr);
+    g_object_set(agent, "stun-pacing-timer", timeout, "idle-timeout",
+                 (guint)idle_timeout_for_pacing(timeout, tick), nullptr);
   gst_object_unref(self);
+}
+
+/* An agent of the peer's own, done checking: a later check tick (an ICE
+ * restart) is made at the raised Ta, under which libnice's own grace is 5 s. */
+static void on_own_component_state(NiceAgent *agent, guint, guint, guint state, gpointer) {
+  if (state == NICE_COMPONENT_STATE_READY || state == NICE_COMPONENT_STATE_FAILED)
+    g_object_set(agent, "idle-timeout", (guint)kLibniceIdleTimeoutMs, nullptr);
 }
 
 /* A shared agent: the agent keeps Ta at what its peers still checking need. */
@@ -1670,9 +1686,12 @@ static bool configure_ice(TourWebRTCBin *self) {
     g_object_get(ice, "agent", &agent, nullptr);
     if (agent) {
       g_object_set(agent, "stun-pacing-timer", check_pacing_ms, nullptr);
-      if (adaptive)
+      if (adaptive) {
         connect_weak(agent, "initial-binding-request-received",
                      G_CALLBACK(on_initial_binding_request), self);
+        g_signal_connect(agent, "component-state-changed", G_CALLBACK(on_own_component_state),
+                         nullptr);
+      }
       g_object_unref(agent);
     }
   }

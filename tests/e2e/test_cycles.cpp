@@ -356,7 +356,7 @@ TEST(Cycles, TwoHundredJoinLeaveCyclesComeBackToBaseline) {
 /* On a shared libnice agent, each departed peer's stream (and its socket)
  * must leave the agent: a stream left behind is an fd per cycle. 3 peers per
  * agent: each wave of 4 spans two agents, made and freed again every wave.
- * (The 200 cycles above run on the default, 16 per agent.) */
+ * (The 200 cycles above run on the default, 64 per agent.) */
 TEST(Cycles, SharedIceAgentJoinLeaveCyclesComeBackToBaseline) {
   expect_cycles_come_back_to_baseline("shared-ice-agent=true ice-agent-peers=3", 60);
 }

@@ -1,13 +1,18 @@
 /* ICE across the link emulator: on a geostationary satellite hop (600 ms round
  * trip) both ends lengthen libnice's check retransmission timeout past the
  * round trip (adaptive-check-timeout); on a short link they keep libnice's.
+ * An attendee that lengthened it still waits libnice's 5 s for the guide's
+ * nomination before its ICE fails.
  * Guide, attendees and redis-server are gst-launch-1.0 -m processes in the
  * emulator's namespaces; Redis bypasses the emulated links.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
+#include <string>
+#include <vector>
 
 #include <glib/gstdio.h>
 #include <sys/wait.h>
@@ -49,6 +54,88 @@ double loudest(const std::string &log) {
   return loudest;
 }
 
+void replace_all(std::string *text, const std::string &from, const std::string &to) {
+  for (size_t at = text->find(from); at != std::string::npos; at = text->find(from, at + to.size()))
+    text->replace(at, from.size(), to);
+}
+
+/* A guide and one gst-launch-1.0 -m process per attendee (the last argument
+ * of each: its name, also the log's), in the emulator's namespaces, until
+ * every attendee hears the tone or @timeout_ms; then all are stopped. */
+struct TourRun {
+  bool heard = false;
+  std::string guide_log;
+  std::vector<std::string> attendee_logs;
+};
+
+TourRun run_tour(Emulator &net, const std::string &tour,
+                 const std::vector<std::vector<std::string>> &attendees, int timeout_ms) {
+  TourRun run;
+  std::string dir = g_get_tmp_dir() + std::string("/tcn-") + tour + "-" + std::to_string(getpid());
+  g_mkdir_with_parents(dir.c_str(), 0700);
+  std::string redis_url = "redis://" + net.guide_addr() + ":" + std::to_string(kRedisPort);
+  std::vector<pid_t> pids = {net.spawn_redis(kRedisPort, dir + "/redis.log")};
+  pids.push_back(net.spawn(
+      net.guide_ns(),
+      {"gst-launch-1.0", "-m", "audiotestsrc", "is-live=true", "freq=440", "!",
+       "audio/x-raw,rate=48000,channels=1", "!", "tourguidesink", "tour=" + tour, "language=en",
+       "redis-url=" + redis_url, "quality-interval=0", "ice-addresses=" + net.guide_addr()},
+      dir + "/guide.log"));
+  std::vector<std::string> logs;
+  for (size_t k = 0; k < attendees.size(); k++) {
+    std::vector<std::string> argv = {"gst-launch-1.0", "-m"};
+    argv.insert(argv.end(), attendees[k].begin(), attendees[k].end() - 1);
+    for (std::string &arg : argv) {
+      replace_all(&arg, "@REDIS@", redis_url);
+      replace_all(&arg, "@ADDRESS@", net.attendee_addr(static_cast<int>(k) + 1));
+    }
+    logs.push_back(dir + "/" + attendees[k].back() + ".log");
+    pids.push_back(net.spawn(net.attendee_ns(static_cast<int>(k) + 1), argv, logs.back()));
+  }
+  /* A bound on the wait, not a timing claim. */
+  if (std::all_of(pids.begin(), pids.end(), [](pid_t p) { return p > 0; }))
+    run.heard = wait_until(
+        [&] {
+          return std::all_of(logs.begin(), logs.end(), [](const std::string &log) {
+            return loudest(read_file(log)) > -20.0;
+          });
+        },
+        timeout_ms);
+  run.guide_log = read_file(dir + "/guide.log");
+  for (const std::string &log : logs)
+    run.attendee_logs.push_back(read_file(log));
+  /* Attendees, then the guide, then Redis: each gone before the next stops. */
+  for (auto p = pids.rbegin(); p != pids.rend(); ++p)
+    if (*p > 0) {
+      kill(*p, SIGINT);
+      waitpid(*p, nullptr, 0);
+    }
+  if (!g_getenv("TOURCAST_KEEP_LOGS")) {
+    logs.push_back(dir + "/redis.log");
+    logs.push_back(dir + "/guide.log");
+    for (const std::string &log : logs)
+      g_remove(log.c_str());
+    g_rmdir(dir.c_str());
+  }
+  return run;
+}
+
+/* @source (gst-launch-1.0 syntax, decoded audio out) into a level that posts
+ * its messages, then the attendee's name (see run_tour). */
+std::vector<std::string> listening(std::vector<std::string> source, const std::string &name) {
+  for (const char *element :
+       {"!", "audioconvert", "!", "level", "interval=250000000", "!", "fakesink", "sync=false"})
+    source.push_back(element);
+  source.push_back(name);
+  return source;
+}
+
+std::vector<std::string> attendee_src(const std::string &tour, const std::string &name) {
+  return listening({"tourattendeesrc", "tour=" + tour, "language=en", "participant-id=" + name,
+                    "redis-url=@REDIS@", "quality-interval=0", "ice-addresses=@ADDRESS@"},
+                   name);
+}
+
 }  // namespace
 
 TEST(IceNetem, SatelliteLinkCheckTimeoutExceedsTheRoundTrip) {
@@ -61,53 +148,14 @@ TEST(IceNetem, SatelliteLinkCheckTimeoutExceedsTheRoundTrip) {
   options.bypass_port = kRedisPort;
   Emulator net(options);
   ASSERT_TRUE(net.ok()) << net.error();
-
-  std::string dir = g_get_tmp_dir() + std::string("/tcn-ice-") + std::to_string(getpid());
-  g_mkdir_with_parents(dir.c_str(), 0700);
-  std::string redis_url = "redis://" + net.guide_addr() + ":" + std::to_string(kRedisPort);
-  pid_t redis = net.spawn_redis(kRedisPort, dir + "/redis.log");
-  ASSERT_GT(redis, 0);
-  pid_t guide = net.spawn(
-      net.guide_ns(),
-      {"gst-launch-1.0", "-m", "audiotestsrc", "is-live=true", "freq=440", "!",
-       "audio/x-raw,rate=48000,channels=1", "!", "tourguidesink", "tour=ice", "language=en",
-       "redis-url=" + redis_url, "quality-interval=0", "ice-addresses=" + net.guide_addr()},
-      dir + "/guide.log");
-  const char *names[] = {"sat", "lan"};
-  pid_t attendees[2];
-  for (int k = 0; k < 2; k++)
-    attendees[k] = net.spawn(
-        net.attendee_ns(k + 1),
-        {"gst-launch-1.0", "-m", "tourattendeesrc", "tour=ice", "language=en",
-         std::string("participant-id=") + names[k], "redis-url=" + redis_url, "quality-interval=0",
-         "ice-addresses=" + net.attendee_addr(k + 1), "!", "audioconvert", "!", "level",
-         "interval=250000000", "!", "fakesink", "sync=false"},
-        dir + "/" + names[k] + ".log");
-  ASSERT_GT(guide, 0);
-  /* Both hear the guide's tone (a bound on the wait, not a timing claim). */
-  bool heard = wait_until(
-      [&] {
-        return loudest(read_file(dir + "/sat.log")) > -20.0 &&
-               loudest(read_file(dir + "/lan.log")) > -20.0;
-      },
-      60000);
-  const std::string guide_log = read_file(dir + "/guide.log");
-  const std::string sat_log = read_file(dir + "/sat.log");
-  const std::string lan_log = read_file(dir + "/lan.log");
-  for (pid_t p : {attendees[0], attendees[1], guide, redis})
-    if (p > 0)
-      kill(p, SIGINT);
-  for (pid_t p : {attendees[0], attendees[1], guide, redis})
-    if (p > 0)
-      waitpid(p, nullptr, 0);
-  if (!g_getenv("TOURCAST_KEEP_LOGS")) {
-    for (const char *log : {"/redis.log", "/guide.log", "/sat.log", "/lan.log"})
-      g_remove((dir + log).c_str());
-    g_rmdir(dir.c_str());
-  }
-  ASSERT_TRUE(heard) << "satellite attendee:\n"
-                     << sat_log.substr(0, 3000) << "\nLAN attendee:\n"
-                     << lan_log.substr(0, 3000);
+  const TourRun run =
+      run_tour(net, "ice", {attendee_src("ice", "sat"), attendee_src("ice", "lan")}, 60000);
+  const std::string &guide_log = run.guide_log;
+  const std::string &sat_log = run.attendee_logs[0];
+  const std::string &lan_log = run.attendee_logs[1];
+  ASSERT_TRUE(run.heard) << "satellite attendee:\n"
+                         << sat_log.substr(0, 3000) << "\nLAN attendee:\n"
+                         << lan_log.substr(0, 3000);
 
   /* The attendee's and the guide's checks to each other outlast the round
    * trip: no response comes for a forgotten check. */
@@ -121,4 +169,40 @@ TEST(IceNetem, SatelliteLinkCheckTimeoutExceedsTheRoundTrip) {
   EXPECT_LT(lan_attendee, check_timeout_ms(sat_log, "guide"));
   EXPECT_GE(lan_guide, 500);
   EXPECT_LT(lan_guide, check_timeout_ms(guide_log, "sat"));
+}
+
+/* An attendee whose check succeeded waits for the guide's nomination: libnice
+ * gives it idle-timeout, counted in Ta per check tick. Checks that cross
+ * (answerer-check-delay=0) bring the nomination one one-way trip (200 ms) after
+ * the attendee's own check succeeded, and the hop makes the attendee raise Ta
+ * to its check timeout (about 620 ms) while its tick runs every 5 ms. With
+ * libnice's 5 s idle-timeout left as it was, that grace was 9 ticks (45 ms):
+ * every such attendee's ICE failed for good (a bare tourwebrtcbin has no
+ * recovery), 3 of 3. Scaled along with Ta it is about 97 ticks (485 ms). */
+TEST(IceNetem, AttendeeWithALongerCheckTimeoutWaitsForTheNomination) {
+  if (geteuid() != 0)
+    GTEST_SKIP() << "needs root for network namespaces";
+  constexpr int kAttendees = 3;
+  Emulator::Options options;
+  options.attendees = kAttendees;
+  options.profile = "ideal";
+  options.sets = {"all both delay=200"};
+  options.bypass_port = kRedisPort;
+  Emulator net(options);
+  ASSERT_TRUE(net.ok()) << net.error();
+  std::vector<std::vector<std::string>> attendees;
+  for (int k = 1; k <= kAttendees; k++)
+    attendees.push_back(listening(
+        {"tourwebrtcbin", "role=attendee", "signaller::tour=nominate", "signaller::language=en",
+         "signaller::redis-url=@REDIS@", "ice-addresses=@ADDRESS@", "answerer-check-delay=0", "!",
+         "rtpopusdepay", "!", "opusdec"},
+        "cross" + std::to_string(k)));
+  const TourRun run = run_tour(net, "nominate", attendees, 60000);
+  ASSERT_TRUE(run.heard) << run.attendee_logs[0].substr(0, 3000);
+  for (const std::string &log : run.attendee_logs) {
+    /* What makes the grace short: a Ta above the 5 ms tick. */
+    EXPECT_GT(check_timeout_ms(log, "guide"), 500) << log.substr(0, 3000);
+    EXPECT_TRUE(lines_with(log, "tourcast-state, ", "new-state=(string)reconnecting").empty())
+        << log.substr(0, 6000);
+  }
 }

@@ -1,5 +1,6 @@
 #include "check_timeout.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 
@@ -38,6 +39,43 @@ TEST(CheckTimeout, CoversTheRoundTripWhenTheDelayIsHalfOfIt) {
     EXPECT_GT(check_timeout_for_first_request_delay(one_way),
               std::min<int64_t>(2 * one_way + 100, kMaxCheckTimeoutMs - 1))
         << one_way;
+}
+
+TEST(CheckTimeout, IdleTimeoutKeepsLibnicesGraceWhenTaIsRaisedUnderARunningTick) {
+  constexpr int64_t kMax64 = std::numeric_limits<int64_t>::max();
+  const struct {
+    int64_t pacing_ms, tick_ms, idle_ms;
+  } cases[] = {
+      {5, 5, 5000},        // Ta not raised: libnice's own
+      {3, 5, 5000},        // below the tick: libnice's own
+      {500, 0, 5000},      // no tick known
+      {500, -5, 5000},     // nonsense tick
+      {-1, 5, 5000},       // nonsense Ta
+      {6, 5, 6000},        // just above the tick
+      {7, 3, 11667},       // rounded up
+      {59, 5, 59000},      // below libnice's cap
+      {60, 5, 60000},      // libnice's cap
+      {61, 5, 60000},      // past it
+      {812, 5, 60000},     // the satellite attendee: 74 ticks, 370 ms
+      {3000, 1, 60000},    // the largest check timeout
+      {kMax64, 1, 60000},  // no overflow
+  };
+  for (const auto &c : cases)
+    EXPECT_EQ(idle_timeout_for_pacing(c.pacing_ms, c.tick_ms), c.idle_ms)
+        << c.pacing_ms << " / " << c.tick_ms;
+}
+
+TEST(CheckTimeout, TicksOfTheRaisedTaLastLibnicesGraceUpToItsCap) {
+  /* libnice adds Ta per idle tick and gives up once the sum reaches idle-timeout. */
+  for (int64_t tick = 1; tick <= 50; tick += 7)
+    for (int64_t pacing = tick; pacing <= kMaxCheckTimeoutMs; pacing += 37) {
+      const int64_t idle = idle_timeout_for_pacing(pacing, tick);
+      EXPECT_LE(idle, kLibniceMaxIdleTimeoutMs);
+      const int64_t ticks = (idle + pacing - 1) / pacing;
+      const int64_t uncapped_ticks = (kLibniceIdleTimeoutMs + tick - 1) / tick;
+      EXPECT_GE(ticks, std::min(uncapped_ticks, kLibniceMaxIdleTimeoutMs / pacing))
+          << pacing << " / " << tick;
+    }
 }
 
 }  // namespace
