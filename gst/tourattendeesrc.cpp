@@ -82,6 +82,8 @@ struct TourAttendeeSrcPrivate {
   guint max_latency_ms = DEFAULT_MAX_LATENCY_MS;
   /* The jitterbuffer latency in effect, -1 before the first start. */
   gint current_latency_ms = -1;
+  /* The highest adaptive raise so far: a restart starts there. */
+  gint raised_latency_ms = -1;
   /* Set while playing with the adaptive latency (latency -1). */
   std::optional<ReceiveLatencyController> adaptive;
   GMainContext *worker = nullptr;
@@ -165,6 +167,7 @@ static gboolean apply_latency_raise(gpointer data) {
   {
     std::lock_guard<std::mutex> guard(self->priv->lock);
     self->priv->current_latency_ms = raise->new_ms;
+    self->priv->raised_latency_ms = MAX(self->priv->raised_latency_ms, raise->new_ms);
   }
   GST_INFO_OBJECT(self, "receive latency %d -> %d ms (packets up to %.1f ms late)", raise->old_ms,
                   raise->new_ms, raise->delay_us / 1000.0);
@@ -298,13 +301,13 @@ static bool start(TourAttendeeSrc *self) {
   bool battery_saving, auto_quality;
   TourQualityLevel level;
   guint min_latency_ms, max_latency_ms;
-  gint current_latency_ms;
+  gint raised_latency_ms;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     channel = priv->channel;
     min_latency_ms = priv->min_latency_ms;
     max_latency_ms = priv->max_latency_ms;
-    current_latency_ms = priv->current_latency_ms;
+    raised_latency_ms = priv->raised_latency_ms;
     profile_text = priv->profile;
     battery_saving = priv->battery_saving;
     auto_quality = priv->auto_quality;
@@ -330,8 +333,8 @@ static bool start(TourAttendeeSrc *self) {
   guint latency_ms = (guint)channel.latency_ms;
   if (adaptive) {
     latency_ms = (guint)adaptive_start_latency_ms(settings.jitter_latency_ms, (int)min_latency_ms);
-    if (current_latency_ms > (gint)latency_ms)
-      latency_ms = (guint)current_latency_ms;
+    if (raised_latency_ms > (gint)latency_ms)
+      latency_ms = (guint)raised_latency_ms;
   }
   if (adaptive)
     GST_INFO_OBJECT(self, "jitterbuffer latency %u ms, adaptive up to %u ms", latency_ms,
