@@ -46,6 +46,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -183,6 +184,7 @@ struct Options {
   int runs = 1;
   int receiver_processes = 0;  // 0: one per 50 attendees
   int latency = 200;
+  int tourcast_latency = 200;  // tourcast's receivers: -1 adaptive; defaults to latency
   double steady_s = 5;
   double timeout_s = 0;  // 0: 30 s + 60 ms per attendee
   bool naive = true;
@@ -436,7 +438,7 @@ TourcastRun run_tourcast(const Options &o, int number, const std::string &self) 
     receivers.push_back(bench::spawn_child(
         {self, "--receiver", "--first=" + std::to_string(next), "--count=" + std::to_string(count),
          "--redis-url=" + url, "--tour=" + tour, std::string("--address=") + kAttendeeAddress,
-         "--latency=" + std::to_string(o.latency), "--start-at=" + std::to_string(run.t0)},
+         "--latency=" + std::to_string(o.tourcast_latency), "--start-at=" + std::to_string(run.t0)},
         files.back(), files.back(), "", env));
     next += count;
   }
@@ -524,6 +526,7 @@ std::optional<double> median_of(const std::vector<double> &v) {
 
 bool parse_options(int argc, char **argv, Options *o, bool *receiver, ReceiverOptions *r) {
   gint attendees = o->attendees, runs = o->runs, k = o->receiver_processes, latency = o->latency;
+  gchar *tourcast_latency_text = nullptr;
   gdouble steady = o->steady_s, timeout = o->timeout_s;
   gboolean no_naive = FALSE, no_tourcast = FALSE, is_receiver = FALSE;
   gint first = 1, count = 0;
@@ -538,6 +541,10 @@ bool parse_options(int argc, char **argv, Options *o, bool *receiver, ReceiverOp
        "Processes the tourcast attendees are spread over (default one per 50)", "K"},
       {"latency", 'l', 0, G_OPTION_ARG_INT, &latency,
        "Receivers' jitterbuffer latency, both systems (200)", "MS"},
+      {"tourcast-latency", 0, 0, G_OPTION_ARG_STRING, &tourcast_latency_text,
+       "tourcast's receivers only: MS, or auto for tourattendeesrc's adaptive latency "
+       "(latency -1); naive keeps --latency (default: --latency)",
+       "MS|auto"},
       {"steady", 's', 0, G_OPTION_ARG_DOUBLE, &steady,
        "Seconds of steady state to measure CPU over; 0 skips it (5)", "S"},
       {"timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout,
@@ -569,10 +576,29 @@ bool parse_options(int argc, char **argv, Options *o, bool *receiver, ReceiverOp
     fprintf(stderr, "join-storm: %s\n", error->message);
     g_error_free(error);
   }
-  if (ok && (attendees < 1 || runs < 1 || k < 0 || latency < 0 || steady < 0)) {
-    fprintf(stderr, "join-storm: --attendees and --runs must be at least 1\n");
+  /* A receiver gets tourcast's latency, which may be -1 (adaptive). */
+  if (ok &&
+      (attendees < 1 || runs < 1 || k < 0 || latency < (is_receiver ? -1 : 0) || steady < 0)) {
+    fprintf(stderr,
+            "join-storm: --attendees and --runs must be at least 1, --latency at least 0\n");
     ok = false;
   }
+  int tourcast_latency = latency;
+  if (ok && tourcast_latency_text) {
+    char *end = nullptr;
+    const long value = strtol(tourcast_latency_text, &end, 10);
+    if (g_str_equal(tourcast_latency_text, "auto")) {
+      tourcast_latency = -1;
+    } else if (*tourcast_latency_text && *end == '\0' && value >= 0 && value <= 10000) {
+      tourcast_latency = static_cast<int>(value);
+    } else {
+      fprintf(stderr, "join-storm: --tourcast-latency wants 0-10000 ms or auto, not \"%s\"\n",
+              tourcast_latency_text);
+      ok = false;
+    }
+  }
+  g_free(tourcast_latency_text);
+  o->tourcast_latency = tourcast_latency;
   o->attendees = attendees;
   o->runs = runs;
   o->receiver_processes = k;
@@ -810,6 +836,8 @@ int main(int argc, char **argv) {
       {"receiver_processes",
        o.receiver_processes > 0 ? o.receiver_processes : std::max(1, (o.attendees + 49) / 50)},
       {"latency_ms", o.latency},
+      {"naive_latency_ms", o.latency},
+      {"tourcast_latency", o.tourcast_latency < 0 ? json("auto") : json(o.tourcast_latency)},
       {"guide_properties", o.guide_properties},
       {"steady_s", o.steady_s},
       {"network",

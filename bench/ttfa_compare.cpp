@@ -49,6 +49,7 @@ struct Options {
   std::vector<std::string> naive_args;
   bool matched = true;
   bool netns = true;
+  bool tourcast_adaptive = false;  // the demo's attendee at latency -1 at every point
 };
 
 // A new network namespace with only the loopback interface, brought up. The children
@@ -98,10 +99,11 @@ json compare_at(const Options &options, int latency) {
 
     fprintf(stderr, "== latency %d ms, run %d/%d: tourcast demo\n", latency, run, options.runs);
     failure.clear();
-    result = bench::run_for_json({options.tourcast, "demo", "--attendees=1",
-                           "--duration=" + std::to_string(options.duration_s), "--json",
-                           "--latency=" + std::to_string(latency)},
-                          &failure);
+    result = bench::run_for_json(
+        {options.tourcast, "demo", "--attendees=1",
+         "--duration=" + std::to_string(options.duration_s), "--json",
+         "--latency=" + std::to_string(options.tourcast_adaptive ? -1 : latency)},
+        &failure);
     first = bench::samples_from_json(result.value("time_to_first_audio_ms", json()));
     tourcast_first.push_back(first.empty() ? std::nullopt : first.front());
     if (!failure.empty() || !result.value("all_heard", false)) {
@@ -116,6 +118,7 @@ json compare_at(const Options &options, int latency) {
   if (naive_median && tourcast_median && *naive_median > 0)
     ratio = std::round(*tourcast_median / *naive_median * 100) / 100;
   return json{{"latency_ms", latency},
+              {"tourcast_latency", options.tourcast_adaptive ? json("auto") : json(latency)},
               {"naive_median_ms", bench::to_json(naive_median)},
               {"tourcast_median_ms", bench::to_json(tourcast_median)},
               {"ratio_tourcast_over_naive", ratio},
@@ -144,13 +147,17 @@ bool parse_options(int argc, char **argv, Options *options) {
   gint runs = options->runs, duration = options->duration_s;
   gchar *latencies = nullptr, *naive = nullptr, *tourcast = nullptr;
   gchar **naive_args = nullptr;
-  gboolean no_netns = FALSE, unmatched = FALSE;
+  gboolean no_netns = FALSE, unmatched = FALSE, tourcast_auto = FALSE;
   GOptionEntry entries[] = {
       {"runs", 'r', 0, G_OPTION_ARG_INT, &runs, "Runs of each program per latency (default 5)",
        "R"},
       {"latency", 'l', 0, G_OPTION_ARG_STRING, &latencies,
        "Comma-separated jitterbuffer latencies, each given to both programs (default 200,50)",
        "MS,..."},
+      {"tourcast-auto-latency", 0, 0, G_OPTION_ARG_NONE, &tourcast_auto,
+       "Run the tourcast demo's attendee with the adaptive latency (-1) at every point; "
+       "naive keeps each --latency",
+       nullptr},
       {"duration", 'd', 0, G_OPTION_ARG_INT, &duration,
        "Seconds each tourcast demo runs (default 4)", "S"},
       {"naive", 0, 0, G_OPTION_ARG_FILENAME, &naive, "The naive-fanout program", "PATH"},
@@ -191,6 +198,7 @@ bool parse_options(int argc, char **argv, Options *options) {
   options->duration_s = duration;
   options->netns = !no_netns;
   options->matched = !unmatched;
+  options->tourcast_adaptive = tourcast_auto;
   if (naive)
     options->naive = naive;
   if (tourcast)

@@ -32,7 +32,7 @@ struct ProfileSettings {
   int64_t connection_timeout_ms = 15000;
   bool battery_saving = false;  // honour the attendee's "battery low" (set_battery_saving)
   QualityLevel battery_level = QualityLevel::kLow;
-  int jitter_latency_ms = 60;  // receive jitterbuffer latency when none is set
+  int jitter_latency_ms = 60;  // see below; the adaptive latency starts from it
 };
 
 // The seed gives bitrate/sample-rate pairs; read the bitrate as where to start and the
@@ -59,6 +59,9 @@ struct ProfileSettings {
 // Opus frames) on wifi and on a desktop whose network is unknown, 120 ms on 4g and on a
 // phone whose network is unknown (cellular jitter of 20-50 ms), 200 ms on 3g and 2g. A
 // stated network decides alone: a phone on wifi gets wifi's.
+// tourattendeesrc's adaptive latency (latency -1, core/receive_latency) starts at its
+// min-latency where this is 60 or less and at this value above it, and raises it on late
+// packets.
 ProfileSettings settings_for(DeviceProfile device, NetworkProfile network);
 
 struct AttendeeProfile {

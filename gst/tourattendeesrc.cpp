@@ -29,10 +29,15 @@
  */
 #include "tourattendeesrc.h"
 
+#include <gst/rtp/gstrtpbuffer.h>
+
+#include <atomic>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "profiles.h"
+#include "receive_latency.h"
 #include "signaller-glue.h"
 #include "tourcast-enums.h"
 #include "tourcast-worker.h"
@@ -52,7 +57,15 @@ enum {
   PROP_BATTERY_SAVING,
   PROP_AUTO_QUALITY,
   PROP_LEVEL,
+  PROP_MIN_LATENCY,
+  PROP_MAX_LATENCY,
+  PROP_CURRENT_LATENCY,
 };
+
+#define DEFAULT_MIN_LATENCY_MS ((guint)kDefaultMinReceiveLatencyMs)
+#define DEFAULT_MAX_LATENCY_MS ((guint)kDefaultMaxReceiveLatencyMs)
+/* Opus's RTP clock is 48 kHz whatever the audio's rate (RFC 7587). */
+#define OPUS_RTP_CLOCK_RATE 48000
 
 struct TourAttendeeSrcPrivate {
   std::mutex lock;
@@ -67,7 +80,23 @@ struct TourAttendeeSrcPrivate {
   GstElement *depayloader = nullptr;
   gint64 started_at_ms = 0;
   gint64 first_audio_ms = -1;
+  guint min_latency_ms = DEFAULT_MIN_LATENCY_MS;
+  guint max_latency_ms = DEFAULT_MAX_LATENCY_MS;
+  /* The jitterbuffer latency in effect, -1 before the first start. */
+  gint current_latency_ms = -1;
+  /* The highest adaptive raise so far: a restart starts there. */
+  gint raised_latency_ms = -1;
+  /* Set while playing with the adaptive latency (latency -1). */
+  std::optional<ReceiveLatencyController> adaptive;
+  GMainContext *worker = nullptr;
+  /* After a raise: kAwaitingLatencyEvent until the sink's new latency comes
+   * up as a LATENCY event, then kMarkNextBuffer (see on_output). */
+  std::atomic<int> resync{0};
+  /* The last LATENCY event's latency (streaming threads only). */
+  std::atomic<GstClockTime> sink_latency{0};
 };
+
+enum { kNoResync, kAwaitingLatencyEvent, kMarkNextBuffer };
 
 struct _TourAttendeeSrc {
   GstBin parent;
@@ -84,6 +113,7 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
 
 static GParamSpec *state_pspec = nullptr;
 static GParamSpec *first_audio_pspec = nullptr;
+static GParamSpec *current_latency_pspec = nullptr;
 
 static void on_peer_state(GObject *, GParamSpec *, TourAttendeeSrc *self) {
   g_object_notify_by_pspec(G_OBJECT(self), state_pspec);
@@ -115,6 +145,142 @@ static GstPadProbeReturn on_first_buffer(GstPad *, GstPadProbeInfo *, gpointer d
   return GST_PAD_PROBE_REMOVE;
 }
 
+struct LatencyRaise {
+  TourAttendeeSrc *self;
+  int old_ms;
+  int new_ms;
+  int64_t delay_us;
+};
+
+/* On the worker: a latency set from the streaming thread would take rtpbin's
+ * locks under the packet being pushed. rtpbin passes it on to the running
+ * jitterbuffer, which posts a LATENCY message: the application's
+ * recalculation (gst-launch does it) moves the sink's latency too. */
+static gboolean apply_latency_raise(gpointer data) {
+  auto *raise = static_cast<LatencyRaise *>(data);
+  TourAttendeeSrc *self = raise->self;
+  /* Before the set: the jitterbuffer's LATENCY message may be answered at once. */
+  self->priv->resync = kAwaitingLatencyEvent;
+  GstElement *peer = tour_recovery_bin_get_peer(TOUR_RECOVERY_BIN(self->priv->peer));
+  if (peer) {
+    g_object_set(peer, "latency", (guint)raise->new_ms, nullptr);
+    gst_object_unref(peer);
+  }
+  {
+    std::lock_guard<std::mutex> guard(self->priv->lock);
+    self->priv->current_latency_ms = raise->new_ms;
+    self->priv->raised_latency_ms = MAX(self->priv->raised_latency_ms, raise->new_ms);
+  }
+  GST_INFO_OBJECT(self, "receive latency %d -> %d ms (packets up to %.1f ms late)", raise->old_ms,
+                  raise->new_ms, raise->delay_us / 1000.0);
+  gst_element_post_message(
+      GST_ELEMENT(self),
+      gst_message_new_element(
+          GST_OBJECT(self),
+          gst_structure_new("tourcast-latency-changed", "old-latency-ms", G_TYPE_INT, raise->old_ms,
+                            "new-latency-ms", G_TYPE_INT, raise->new_ms, "delay-ms", G_TYPE_DOUBLE,
+                            raise->delay_us / 1000.0, nullptr)));
+  g_object_notify_by_pspec(G_OBJECT(self), current_latency_pspec);
+  return G_SOURCE_REMOVE;
+}
+
+/* An audio sink (GstAudioBaseSink) keeps writing each buffer right after the
+ * one before while their times move by less than its alignment-threshold
+ * (40 ms), and resyncs a larger move only after discont-wait (1 s) with a
+ * warning: a raised latency would not reach the listener's playout, or a
+ * second late. Once the sink has the new latency (the application
+ * recalculated it; the sink sends the LATENCY event upstream after taking it),
+ * the next buffer is marked DISCONT, on which the sink resyncs at once: one
+ * gap of the raise, then every packet in time. */
+static GstPadProbeReturn on_output(GstPad *, GstPadProbeInfo *info, gpointer data) {
+  TourAttendeeSrcPrivate *priv = TOUR_ATTENDEE_SRC(data)->priv;
+  if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_EVENT_UPSTREAM) {
+    GstEvent *event = GST_PAD_PROBE_INFO_EVENT(info);
+    if (GST_EVENT_TYPE(event) != GST_EVENT_LATENCY)
+      return GST_PAD_PROBE_OK;
+    /* Only a larger latency is the raise's: a recalculation for another
+     * reason may come between the raise and the jitterbuffer's new value. */
+    GstClockTime latency = 0;
+    gst_event_parse_latency(event, &latency);
+    const GstClockTime before = priv->sink_latency.exchange(latency);
+    int expected = kAwaitingLatencyEvent;
+    if (latency > before)
+      priv->resync.compare_exchange_strong(expected, kMarkNextBuffer);
+    return GST_PAD_PROBE_OK;
+  }
+  int expected = kMarkNextBuffer;
+  if (priv->resync.load(std::memory_order_relaxed) == kMarkNextBuffer &&
+      priv->resync.compare_exchange_strong(expected, kNoResync)) {
+    GstBuffer *buffer = gst_buffer_make_writable(GST_PAD_PROBE_INFO_BUFFER(info));
+    GST_BUFFER_FLAG_SET(buffer, GST_BUFFER_FLAG_DISCONT);
+    GST_PAD_PROBE_INFO_DATA(info) = buffer;
+    GST_DEBUG_OBJECT(data, "latency raised: output resyncs at %" GST_TIME_FORMAT,
+                     GST_TIME_ARGS(GST_BUFFER_PTS(buffer)));
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static void on_rtp_packet(TourAttendeeSrc *self, GstBuffer *buffer) {
+  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+  if (!gst_rtp_buffer_map(buffer, GST_MAP_READ, &rtp))
+    return;
+  const guint32 timestamp = gst_rtp_buffer_get_timestamp(&rtp);
+  gst_rtp_buffer_unmap(&rtp);
+  TourAttendeeSrcPrivate *priv = self->priv;
+  LatencyRaise *raise = nullptr;
+  GMainContext *worker = nullptr;
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    if (!priv->adaptive || priv->worker == nullptr)
+      return;
+    const int old_ms = priv->adaptive->latency_ms();
+    std::optional<int> raised = priv->adaptive->on_packet(g_get_monotonic_time(), timestamp);
+    if (!raised)
+      return;
+    raise = new LatencyRaise{TOUR_ATTENDEE_SRC(gst_object_ref(self)), old_ms, *raised,
+                             priv->adaptive->recent_max_delay_us()};
+    worker = g_main_context_ref(priv->worker);
+  }
+  tour_worker_defer(worker, apply_latency_raise, raise, [](gpointer data) {
+    auto *raise = static_cast<LatencyRaise *>(data);
+    gst_object_unref(raise->self);
+    delete raise;
+  });
+  g_main_context_unref(worker);
+}
+
+static GstPadProbeReturn on_jitterbuffer_input(GstPad *, GstPadProbeInfo *info, gpointer data) {
+  auto *self = TOUR_ATTENDEE_SRC(data);
+  if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER) {
+    on_rtp_packet(self, GST_PAD_PROBE_INFO_BUFFER(info));
+  } else if (GstBufferList *list = GST_PAD_PROBE_INFO_BUFFER_LIST(info)) {
+    for (guint i = 0; i < gst_buffer_list_length(list); ++i)
+      on_rtp_packet(self, gst_buffer_list_get(list, i));
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+/* rtpbin makes a jitterbuffer per received stream, in whichever peer the
+ * recovery runs now: each new one is a new stream to measure. */
+static void on_deep_element_added(GstBin *, GstBin *, GstElement *element, TourAttendeeSrc *self) {
+  GstElementFactory *factory = gst_element_get_factory(element);
+  if (factory == nullptr || g_strcmp0(GST_OBJECT_NAME(factory), "rtpjitterbuffer") != 0)
+    return;
+  {
+    std::lock_guard<std::mutex> guard(self->priv->lock);
+    if (!self->priv->adaptive)
+      return;
+    self->priv->adaptive->restart_stream();
+  }
+  GstPad *sink = gst_element_get_static_pad(element, "sink");
+  if (sink == nullptr)
+    return;
+  gst_pad_add_probe(sink,
+                    (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST),
+                    on_jitterbuffer_input, self, nullptr);
+  gst_object_unref(sink);
+}
+
 static void set_signaller_battery(TourSignaller *signaller, bool on) {
   if (signaller && g_object_class_find_property(G_OBJECT_GET_CLASS(signaller), "battery-saving"))
     g_object_set(signaller, "battery-saving", on ? TRUE : FALSE, nullptr);
@@ -136,9 +302,14 @@ static bool start(TourAttendeeSrc *self) {
   std::string profile_text;
   bool battery_saving, auto_quality;
   TourQualityLevel level;
+  guint min_latency_ms, max_latency_ms;
+  gint raised_latency_ms;
   {
     std::lock_guard<std::mutex> guard(priv->lock);
     channel = priv->channel;
+    min_latency_ms = priv->min_latency_ms;
+    max_latency_ms = priv->max_latency_ms;
+    raised_latency_ms = priv->raised_latency_ms;
     profile_text = priv->profile;
     battery_saving = priv->battery_saving;
     auto_quality = priv->auto_quality;
@@ -158,10 +329,31 @@ static bool start(TourAttendeeSrc *self) {
   ProfileSettings settings = settings_for(profile.device, profile.network);
   if (channel.heartbeat_interval_ms == 0)
     channel.heartbeat_interval_ms = (guint)settings.heartbeat_interval_ms;
-  const guint latency_ms =
-      channel.latency_ms >= 0 ? (guint)channel.latency_ms : (guint)settings.jitter_latency_ms;
-  GST_INFO_OBJECT(self, "jitterbuffer latency %u ms%s", latency_ms,
-                  channel.latency_ms >= 0 ? "" : " (from the profile)");
+  /* Adaptive (latency -1): starts low where the profile allows and is only
+   * ever raised; a restart keeps what this element learnt of the link. */
+  const bool adaptive = channel.latency_ms < 0;
+  guint latency_ms = (guint)channel.latency_ms;
+  if (adaptive) {
+    latency_ms = (guint)adaptive_start_latency_ms(settings.jitter_latency_ms, (int)min_latency_ms);
+    if (raised_latency_ms > (gint)latency_ms)
+      latency_ms = (guint)raised_latency_ms;
+  }
+  if (adaptive)
+    GST_INFO_OBJECT(self, "jitterbuffer latency %u ms, adaptive up to %u ms", latency_ms,
+                    MAX(latency_ms, max_latency_ms));
+  else
+    GST_INFO_OBJECT(self, "jitterbuffer latency %u ms (fixed)", latency_ms);
+  {
+    std::lock_guard<std::mutex> guard(priv->lock);
+    priv->current_latency_ms = (gint)latency_ms;
+    if (adaptive) {
+      priv->adaptive.emplace((int)latency_ms, (int)max_latency_ms, OPUS_RTP_CLOCK_RATE);
+      if (priv->worker == nullptr)
+        priv->worker = tour_worker_acquire();
+    } else {
+      priv->adaptive.reset();
+    }
+  }
   GstElement *peer = tour_recovery_bin_get_peer(TOUR_RECOVERY_BIN(priv->peer));
   g_object_set(peer, "latency", latency_ms, "ice-addresses",
                channel.ice_addresses.empty() ? nullptr : channel.ice_addresses.c_str(),
@@ -195,6 +387,17 @@ static bool join(TourAttendeeSrc *self) {
 
 static void stop(TourAttendeeSrc *self) {
   self->priv->signaller.stop();
+  GMainContext *worker;
+  {
+    std::lock_guard<std::mutex> guard(self->priv->lock);
+    self->priv->adaptive.reset();
+    self->priv->resync = kNoResync;
+    self->priv->sink_latency = 0;
+    worker = self->priv->worker;
+    self->priv->worker = nullptr;
+  }
+  if (worker)
+    tour_worker_release();
 }
 
 static void tour_attendee_src_handle_message(GstBin *bin, GstMessage *message) {
@@ -278,8 +481,12 @@ static void tour_attendee_src_init(TourAttendeeSrc *self) {
   gst_bin_add_many(GST_BIN(self), priv->peer, priv->depayloader, decoder, nullptr);
   gst_element_link_many(priv->peer, priv->depayloader, decoder, nullptr);
   g_signal_connect(priv->peer, "notify::state", G_CALLBACK(on_peer_state), self);
+  g_signal_connect(self, "deep-element-added", G_CALLBACK(on_deep_element_added), self);
   GstPad *target = gst_element_get_static_pad(decoder, "src");
   gst_pad_add_probe(target, GST_PAD_PROBE_TYPE_BUFFER, on_first_buffer, self, nullptr);
+  gst_pad_add_probe(
+      target, (GstPadProbeType)(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_UPSTREAM),
+      on_output, self, nullptr);
   GstPad *ghost =
       gst_ghost_pad_new_from_template("src", target, gst_static_pad_template_get(&src_template));
   gst_object_unref(target);
@@ -327,6 +534,10 @@ static void tour_attendee_src_set_property(GObject *object, guint prop_id, const
   std::lock_guard<std::mutex> guard(priv->lock);
   if (prop_id == PROP_PROFILE)
     priv->profile = g_value_get_string(value) ? g_value_get_string(value) : "desktop";
+  else if (prop_id == PROP_MIN_LATENCY)
+    priv->min_latency_ms = g_value_get_uint(value);
+  else if (prop_id == PROP_MAX_LATENCY)
+    priv->max_latency_ms = g_value_get_uint(value);
   else if (!set_channel_property(&priv->channel, &priv->signaller, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
 }
@@ -360,6 +571,15 @@ static void tour_attendee_src_get_property(GObject *object, guint prop_id, GValu
     case PROP_LEVEL:
       g_value_set_enum(value, priv->level);
       break;
+    case PROP_MIN_LATENCY:
+      g_value_set_uint(value, priv->min_latency_ms);
+      break;
+    case PROP_MAX_LATENCY:
+      g_value_set_uint(value, priv->max_latency_ms);
+      break;
+    case PROP_CURRENT_LATENCY:
+      g_value_set_int(value, priv->current_latency_ms);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
   }
@@ -380,10 +600,12 @@ static void tour_attendee_src_class_init(TourAttendeeSrcClass *klass) {
   element_class->set_bus = tour_attendee_src_set_bus;
   bin_class->handle_message = tour_attendee_src_handle_message;
 
-  install_channel_properties(gobject_class,
-                             "Receive jitterbuffer latency in milliseconds, the floor of the "
-                             "listening delay (-1: from the profile: 60 on wifi or a desktop, "
-                             "120 on 4g or a phone on an unknown network, 200 on 3g/2g)");
+  install_channel_properties(
+      gobject_class,
+      "Receive jitterbuffer latency in milliseconds, the floor of the listening delay (-1: "
+      "adaptive: starts at min-latency on wifi or a desktop, at the profile's 120 on 4g or a "
+      "phone on an unknown network, 200 on 3g/2g, and is raised up to max-latency when packets "
+      "arrive later than it covers; >= 0: fixed)");
   state_pspec =
       g_param_spec_enum("state", "State", "Connection state of the peer connection to the guide",
                         TOUR_TYPE_CONNECTION_STATE, TOUR_CONNECTION_STATE_INITIALIZING,
@@ -426,6 +648,30 @@ static void tour_attendee_src_class_init(TourAttendeeSrcClass *klass) {
           "level", "Level", "The level to be held at while auto-quality is off",
           TOUR_TYPE_QUALITY_LEVEL, TOUR_QUALITY_LEVEL_HIGH,
           (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
+
+  g_object_class_install_property(
+      gobject_class, PROP_MIN_LATENCY,
+      g_param_spec_uint(
+          "min-latency", "Minimum latency",
+          "Adaptive latency (latency -1): where it starts on wifi or a desktop, in milliseconds "
+          "(cellular profiles start at their own 120/200 if higher)",
+          0, 10000, DEFAULT_MIN_LATENCY_MS,
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
+  g_object_class_install_property(
+      gobject_class, PROP_MAX_LATENCY,
+      g_param_spec_uint(
+          "max-latency", "Maximum latency",
+          "Adaptive latency (latency -1): the most it is raised to, in milliseconds (never below "
+          "where it starts)",
+          0, 10000, DEFAULT_MAX_LATENCY_MS,
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
+  current_latency_pspec = g_param_spec_int(
+      "current-latency", "Current latency",
+      "The receive jitterbuffer latency in effect, in milliseconds (-1 before the first start); "
+      "each raise also posts an element message tourcast-latency-changed (old-latency-ms, "
+      "new-latency-ms, delay-ms)",
+      -1, 10000, -1, (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property(gobject_class, PROP_CURRENT_LATENCY, current_latency_pspec);
 
   gst_element_class_add_static_pad_template(element_class, &src_template);
   /* gst-inspect-1.0 prints every metadata key: a line a user can paste. */

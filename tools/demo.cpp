@@ -589,7 +589,7 @@ bool Demo::start_pipelines() {
     event("%zu attendee%s listening (jitterbuffer latency %d ms)", attendees_.size(),
           attendees_.size() == 1 ? "" : "s", options_.latency_ms);
   else
-    event("%zu attendee%s listening (jitterbuffer latency from the profile)", attendees_.size(),
+    event("%zu attendee%s listening (jitterbuffer latency adaptive)", attendees_.size(),
           attendees_.size() == 1 ? "" : "s");
   return true;
 }
@@ -782,7 +782,7 @@ bool validate_demo_options(const DemoOptions &options, std::string *error) {
     return false;
   }
   if (options.latency_ms < -1 || options.latency_ms > 10000) {
-    *error = "--latency must be 0-10000 ms (or -1: from the profile)";
+    *error = "--latency must be 0-10000 ms (or -1: adaptive)";
     return false;
   }
   if (options.ice_address.empty()) {

@@ -69,8 +69,8 @@ GOptionContext *demo_context(DemoArgs *args) {
       {"frequency", 'f', 0, G_OPTION_ARG_DOUBLE, nullptr,
        "Frequency of the guide's test tone, 20-20000 (default 440)", "HZ"},
       {"latency", 0, 0, G_OPTION_ARG_INT, nullptr,
-       "Attendees' jitterbuffer latency, 0-10000 (default: from the attendee's profile, 60 for a "
-       "desktop)",
+       "Attendees' jitterbuffer latency, 0-10000 (default: adaptive, from 20 for a desktop, "
+       "raised when packets come late)",
        "MS"},
       {"ice-address", 0, 0, G_OPTION_ARG_STRING, nullptr,
        "Local IP address ICE may use, for guide and attendees (default 127.0.0.1)", "IP"},
