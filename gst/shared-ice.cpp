@@ -323,6 +323,11 @@ TourSharedIceAgent *tour_shared_ice_agent_new(const gchar *name, gboolean aggres
   return self;
 }
 
+gboolean tour_shared_ice_agent_nominates_aggressively(TourSharedIceAgent *self) {
+  g_return_val_if_fail(TOUR_IS_SHARED_ICE_AGENT(self), FALSE);
+  return self->aggressive_nomination;
+}
+
 guint tour_shared_ice_agent_get_stream_count(TourSharedIceAgent *self) {
   g_return_val_if_fail(TOUR_IS_SHARED_ICE_AGENT(self), 0);
   std::lock_guard<std::mutex> guard(*self->lock);

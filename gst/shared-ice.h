@@ -36,6 +36,9 @@ G_DECLARE_FINAL_TYPE(TourSharedIceAgent, tour_shared_ice_agent, TOUR, SHARED_ICE
  * choice). libnice fixes the mode when the agent is made. */
 TourSharedIceAgent *tour_shared_ice_agent_new(const gchar *name, gboolean aggressive_nomination);
 
+/* Whether @agent's checks all carry USE-CANDIDATE (see tour_shared_ice_agent_new). */
+gboolean tour_shared_ice_agent_nominates_aggressively(TourSharedIceAgent *agent);
+
 /* Streams the agent has now (a departed peer's are removed): for tests. */
 guint tour_shared_ice_agent_get_stream_count(TourSharedIceAgent *agent);
 

@@ -312,15 +312,33 @@ TEST(Channels, SdpFingerprintsAreOfTheDtlsCertificates) {
  * long round trips, see docs/performance.md). Held for longer than the test,
  * the attendee still connects, on the guide's checks alone: it knows the
  * guide's address only from them (peer-reflexive). Not held, it knows it from
- * the signaled host candidate. */
+ * the signaled host candidate. (A guide that nominates regularly: one that
+ * nominates aggressively is not held for, see below.) */
 TEST(Channels, AnswererWaitsForTheOfferersChecks) {
   RedisServer redis;
   ASSERT_TRUE(redis.running()) << redis.error();
-  Pipeline guide(guide_description("guide", "hold", "en", 440, redis.url()));
+  Pipeline guide(
+      guide_description("guide", "hold", "en", 440, redis.url(), "ice-nomination=regular"));
   ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
   EXPECT_EQ(attendee_heard_guide_as(redis.url(), 60000),
             std::set<int>{NICE_CANDIDATE_TYPE_PEER_REFLEXIVE});
   EXPECT_EQ(attendee_heard_guide_as(redis.url(), 0), std::set<int>{NICE_CANDIDATE_TYPE_HOST});
+  EXPECT_TRUE(guide.errors().empty()) << testing::PrintToString(guide.errors());
+}
+
+/* A guide whose agent nominates aggressively says so in its offer
+ * (a=tourcast-ice-nomination:aggressive): it sends no second request that
+ * could cross the attendee's checks, so the attendee checks the signaled
+ * candidates at once, whatever its answerer-check-delay, and its pair is
+ * valid half a round trip sooner. Here the hold would outlast the test: the
+ * attendee knows the guide from its signaled host candidate all the same. */
+TEST(Channels, AnswererDoesNotHoldForAGuideThatNominatesAggressively) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.error();
+  Pipeline guide(
+      guide_description("guide", "hold", "en", 440, redis.url(), "ice-nomination=aggressive"));
+  ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
+  EXPECT_EQ(attendee_heard_guide_as(redis.url(), 60000), std::set<int>{NICE_CANDIDATE_TYPE_HOST});
   EXPECT_TRUE(guide.errors().empty()) << testing::PrintToString(guide.errors());
 }
 
