@@ -60,11 +60,12 @@ struct _TourSharedIceAgent {
   std::mutex *timeouts_lock;
   std::map<guint, guint> *check_timeouts;
   guint pacing_ms;
+  gboolean aggressive_nomination; /* construct-only */
 };
 
 G_DEFINE_TYPE(TourSharedIceAgent, tour_shared_ice_agent, GST_TYPE_WEBRTC_ICE);
 
-enum { PROP_AGENT = 1 };
+enum { PROP_AGENT = 1, PROP_AGGRESSIVE_NOMINATION };
 
 struct PeerStream {
   guint session_id;
@@ -211,9 +212,11 @@ static void tour_shared_ice_agent_constructed(GObject *object) {
   auto *self = TOUR_SHARED_ICE_AGENT(object);
   self->context = g_main_context_new();
   self->loop = g_main_loop_new(self->context, FALSE);
+  /* The nomination mode is an option of the agent's construction only. */
   self->agent = nice_agent_new_full(
       self->context, NICE_COMPATIBILITY_RFC5245,
-      (NiceAgentOption)(NICE_AGENT_OPTION_ICE_TRICKLE | NICE_AGENT_OPTION_REGULAR_NOMINATION));
+      (NiceAgentOption)(NICE_AGENT_OPTION_ICE_TRICKLE |
+                        (self->aggressive_nomination ? 0 : NICE_AGENT_OPTION_REGULAR_NOMINATION)));
   g_object_set(self->agent, "upnp", FALSE, "controlling-mode", TRUE, "stun-pacing-timer",
                (guint)SHARED_PACING_MS, nullptr);
   g_signal_connect(self->agent, "new-candidate-full", G_CALLBACK(on_new_candidate), self);
@@ -263,6 +266,22 @@ static void tour_shared_ice_agent_get_property(GObject *object, guint prop_id, G
     case PROP_AGENT:
       g_value_set_object(value, self->agent);
       break;
+    case PROP_AGGRESSIVE_NOMINATION:
+      g_value_set_boolean(value, self->aggressive_nomination);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      break;
+  }
+}
+
+static void tour_shared_ice_agent_set_property(GObject *object, guint prop_id, const GValue *value,
+                                               GParamSpec *pspec) {
+  auto *self = TOUR_SHARED_ICE_AGENT(object);
+  switch (prop_id) {
+    case PROP_AGGRESSIVE_NOMINATION:
+      self->aggressive_nomination = g_value_get_boolean(value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
       break;
@@ -274,12 +293,21 @@ static void tour_shared_ice_agent_class_init(TourSharedIceAgentClass *klass) {
   gobject_class->constructed = tour_shared_ice_agent_constructed;
   gobject_class->finalize = tour_shared_ice_agent_finalize;
   gobject_class->get_property = tour_shared_ice_agent_get_property;
+  gobject_class->set_property = tour_shared_ice_agent_set_property;
   /* What GstWebRTCNiceStream and GstWebRTCNiceTransport read from their "ice". */
   g_object_class_install_property(
       gobject_class, PROP_AGENT,
       g_param_spec_object("agent", "ICE agent", "The libnice agent all the peers share",
                           NICE_TYPE_AGENT,
                           (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+  g_object_class_install_property(
+      gobject_class, PROP_AGGRESSIVE_NOMINATION,
+      g_param_spec_boolean(
+          "aggressive-nomination", "Aggressive nomination",
+          "USE-CANDIDATE on every check (RFC 5245 aggressive nomination) "
+          "instead of a second check once a first succeeded",
+          FALSE,
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS)));
   GST_DEBUG_CATEGORY_INIT(tour_shared_ice_debug, "toursharedice", 0,
                           "tourcast: one libnice agent for many webrtcbins");
 }
@@ -292,11 +320,17 @@ static void tour_shared_ice_agent_init(TourSharedIceAgent *self) {
   self->check_timeouts = new std::map<guint, guint>();
 }
 
-TourSharedIceAgent *tour_shared_ice_agent_new(const gchar *name) {
+TourSharedIceAgent *tour_shared_ice_agent_new(const gchar *name, gboolean aggressive_nomination) {
   auto *self =
-      TOUR_SHARED_ICE_AGENT(g_object_new(TOUR_TYPE_SHARED_ICE_AGENT, "name", name, nullptr));
+      TOUR_SHARED_ICE_AGENT(g_object_new(TOUR_TYPE_SHARED_ICE_AGENT, "name", name,
+                                         "aggressive-nomination", aggressive_nomination, nullptr));
   gst_object_ref_sink(self);
   return self;
+}
+
+gboolean tour_shared_ice_agent_nominates_aggressively(TourSharedIceAgent *self) {
+  g_return_val_if_fail(TOUR_IS_SHARED_ICE_AGENT(self), FALSE);
+  return self->aggressive_nomination;
 }
 
 guint tour_shared_ice_agent_get_stream_count(TourSharedIceAgent *self) {

@@ -29,8 +29,15 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(TourSharedIceAgent, tour_shared_ice_agent, TOUR, SHARED_ICE_AGENT,
                      GstWebRTCICE)
 
-/* The agent's thread is named @name (15 characters show in /proc). */
-TourSharedIceAgent *tour_shared_ice_agent_new(const gchar *name);
+/* The agent's thread is named @name (15 characters show in /proc). With
+ * @aggressive_nomination every check of the agent carries USE-CANDIDATE
+ * (RFC 5245 aggressive nomination), otherwise a pair is nominated by a
+ * second check once a first succeeded (regular nomination, webrtcbin 1.22's
+ * choice). libnice fixes the mode when the agent is made. */
+TourSharedIceAgent *tour_shared_ice_agent_new(const gchar *name, gboolean aggressive_nomination);
+
+/* Whether @agent's checks all carry USE-CANDIDATE (see tour_shared_ice_agent_new). */
+gboolean tour_shared_ice_agent_nominates_aggressively(TourSharedIceAgent *agent);
 
 /* Streams the agent has now (a departed peer's are removed): for tests. */
 guint tour_shared_ice_agent_get_stream_count(TourSharedIceAgent *agent);

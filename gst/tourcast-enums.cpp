@@ -51,3 +51,18 @@ GType tour_quality_level_get_type(void) {
 
 static_assert((int)TOUR_QUALITY_LEVEL_MINIMUM == (int)tourcast::QualityLevel::kMinimum,
               "TourQualityLevel must mirror tourcast::QualityLevel");
+
+GType tour_ice_nomination_get_type(void) {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {TOUR_ICE_NOMINATION_REGULAR, "A second check, with USE-CANDIDATE, once a check succeeded",
+       "regular"},
+      {TOUR_ICE_NOMINATION_AGGRESSIVE, "USE-CANDIDATE on every check", "aggressive"},
+      {0, nullptr, nullptr},
+  };
+  if (g_once_init_enter(&type)) {
+    GType t = g_enum_register_static("TourIceNomination", values);
+    g_once_init_leave(&type, t);
+  }
+  return type;
+}

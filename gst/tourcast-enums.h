@@ -36,4 +36,16 @@ typedef enum {
 #define TOUR_TYPE_QUALITY_LEVEL (tour_quality_level_get_type())
 GType tour_quality_level_get_type(void);
 
+/* How the guide's shared ICE agents (ICE-controlling) nominate a candidate
+ * pair: RFC 8445's regular nomination (a second check, with USE-CANDIDATE,
+ * once a first check succeeded) or RFC 5245's aggressive nomination
+ * (USE-CANDIDATE on every check). */
+typedef enum {
+  TOUR_ICE_NOMINATION_REGULAR,
+  TOUR_ICE_NOMINATION_AGGRESSIVE,
+} TourIceNomination;
+
+#define TOUR_TYPE_ICE_NOMINATION (tour_ice_nomination_get_type())
+GType tour_ice_nomination_get_type(void);
+
 G_END_DECLS

@@ -86,6 +86,7 @@ using namespace tourcast;
 #define DEFAULT_MAX_JOINING 32
 #define DEFAULT_SHARED_ICE_AGENT TRUE
 #define DEFAULT_ICE_AGENT_PEERS 64u
+#define DEFAULT_ICE_NOMINATION TOUR_ICE_NOMINATION_AGGRESSIVE
 #define MAX_ICE_AGENT_PEERS 1000u
 #define DEFAULT_SPARE_PEERS 1
 #define MAX_SPARE_PEERS 8
@@ -108,6 +109,7 @@ enum {
   PROP_SPARE_PEERS,
   PROP_SPARES_READY,
   PROP_ICE_AGENT_PEERS,
+  PROP_ICE_NOMINATION,
   PROP_TRIGGERS_FIRST, /* rtt-, loss-, jitter-threshold, upgrade-hold */
 };
 
@@ -187,6 +189,8 @@ struct TourGuideSinkPrivate {
    * freed). Off: webrtcbin's own agent per peer. */
   bool share_ice_agent = DEFAULT_SHARED_ICE_AGENT;
   IceAgentGroups ice_groups{DEFAULT_ICE_AGENT_PEERS};
+  /* How the shared agents made from now on nominate (an agent keeps its mode). */
+  TourIceNomination ice_nomination = DEFAULT_ICE_NOMINATION;
   std::vector<TourSharedIceAgent *> shared_ice;
   guint joining_count = 0;
   std::deque<PendingJoin> pending_joins;
@@ -470,7 +474,8 @@ static TourSharedIceAgent *shared_ice_for_locked(TourGuideSinkPrivate *priv, boo
     priv->shared_ice.resize(placement.group + 1, nullptr);
   TourSharedIceAgent *&agent = priv->shared_ice[placement.group];
   if (agent == nullptr) /* a new group (or, the first time, group 0) */
-    agent = tour_shared_ice_agent_new("tourcast-ice");
+    agent = tour_shared_ice_agent_new("tourcast-ice",
+                                      priv->ice_nomination == TOUR_ICE_NOMINATION_AGGRESSIVE);
   *group = (int)placement.group;
   return TOUR_SHARED_ICE_AGENT(gst_object_ref(agent));
 }
@@ -1447,6 +1452,9 @@ static void tour_guide_sink_set_property(GObject *object, guint prop_id, const G
       case PROP_SPARE_PEERS:
         priv->spare_peers = g_value_get_uint(value);
         break;
+      case PROP_ICE_NOMINATION:
+        priv->ice_nomination = static_cast<TourIceNomination>(g_value_get_enum(value));
+        break;
       default:
         if (!set_trigger_property(&priv->triggers, PROP_TRIGGERS_FIRST, prop_id, value))
           G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -1519,6 +1527,9 @@ static void tour_guide_sink_get_property(GObject *object, guint prop_id, GValue 
       break;
     case PROP_SPARE_PEERS:
       g_value_set_uint(value, priv->spare_peers);
+      break;
+    case PROP_ICE_NOMINATION:
+      g_value_set_enum(value, priv->ice_nomination);
       break;
     default:
       if (!get_trigger_property(priv->triggers, PROP_TRIGGERS_FIRST, prop_id, value))
@@ -1639,6 +1650,19 @@ static void tour_guide_sink_class_init(TourGuideSinkClass *klass) {
           "queueing; more save threads (about 1/N per attendee). Takes effect for later joins",
           1, MAX_ICE_AGENT_PEERS, DEFAULT_ICE_AGENT_PEERS,
           (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
+  g_object_class_install_property(
+      gobject_class, PROP_ICE_NOMINATION,
+      g_param_spec_enum(
+          "ice-nomination", "ICE nomination",
+          "With shared-ice-agent: how the guide (ICE-controlling) nominates the pair its "
+          "attendee will use. aggressive: its first check carries USE-CANDIDATE, so the "
+          "attendee is nominated as soon as its own check succeeds; regular: a second check "
+          "once the first succeeded (webrtcbin's choice, also used by peers with an agent of "
+          "their own). libnice fixes it when an agent is made: a change applies to agents made "
+          "later (in READY there are none)",
+          TOUR_TYPE_ICE_NOMINATION, DEFAULT_ICE_NOMINATION,
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
+  gst_type_mark_as_plugin_api(TOUR_TYPE_ICE_NOMINATION, (GstPluginAPIFlags)0);
 
   g_object_class_install_property(
       gobject_class, PROP_SPARE_PEERS,

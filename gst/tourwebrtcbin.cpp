@@ -85,6 +85,10 @@ using GuideOffers = OfferOrder<std::pair<std::string, std::string>>;
 /* Longer than a one-way trip on the slowest link we serve (a geostationary
  * satellite hop is ~300 ms): see hold_answerer_checks(). */
 #define DEFAULT_ANSWERER_CHECK_DELAY_MS 1000
+/* A session-level attribute of the guide's offer, "aggressive" when its ICE
+ * agent nominates with every check: the attendee then need not hold its own
+ * checks (see descriptions_changed). Other peers ignore it. */
+#define SDP_NOMINATION_ATTRIBUTE "tourcast-ice-nomination"
 #define DEFAULT_ADAPTIVE_CHECK_TIMEOUT TRUE
 /* libnice's default Ta is 20 ms; RFC 8445 allows 5 ms. With tourcast's one or
  * two candidate pairs per peer, each Ta tick before the first check is time
@@ -171,6 +175,8 @@ struct TourWebRTCBinPrivate {
   std::string ice_addresses;
   bool ice_tcp = DEFAULT_ICE_TCP;
   guint answerer_check_delay_ms = DEFAULT_ANSWERER_CHECK_DELAY_MS;
+  /* The offer being answered says the offerer nominates aggressively. */
+  bool offerer_nominates_aggressively = false;
   bool adaptive_check_timeout = DEFAULT_ADAPTIVE_CHECK_TIMEOUT;
   guint ice_check_pacing_ms = DEFAULT_ICE_CHECK_PACING_MS;
   guint quality_interval_ms = DEFAULT_QUALITY_INTERVAL_MS;
@@ -728,7 +734,7 @@ static void hold_answerer_checks(TourWebRTCBin *self, guint delay_ms) {
 
 static void descriptions_changed(TourWebRTCBin *self, bool local, bool remote) {
   TourWebRTCBinPrivate *priv = self->priv;
-  bool both, restarted = false;
+  bool both, restarted = false, unheld = false;
   guint hold = 0;
   std::string peer, session, old_local, old_remote;
   guint restarts = 0;
@@ -742,7 +748,10 @@ static void descriptions_changed(TourWebRTCBin *self, bool local, bool remote) {
     both = priv->remote_candidates.ready();
     if (both && !was_ready) {
       priv->negotiations++;
-      hold = priv->answering ? priv->answerer_check_delay_ms : 0;
+      /* An offerer nominating with every check has no second request to
+       * cross ours: checking at once makes our pair valid ½ RTT sooner. */
+      unheld = priv->answering && priv->offerer_nominates_aggressively;
+      hold = priv->answering && !unheld ? priv->answerer_check_delay_ms : 0;
       priv->descriptions_set_ms = tour_now_ms();
       priv->candidates_held_until_ms = hold ? tour_now_ms() + hold : 0;
       if (priv->ice_restart_pending) {
@@ -774,6 +783,8 @@ static void descriptions_changed(TourWebRTCBin *self, bool local, bool remote) {
   }
   if (both) {
     move_to(self, ConnectionState::kIceExchange, "offer and answer set", true);
+    if (unheld)
+      GST_DEBUG_OBJECT(self, "answering an offerer that nominates aggressively: no check hold");
     if (hold)
       hold_answerer_checks(self, hold);
     else
@@ -963,6 +974,9 @@ static void on_description_created(GstPromise *promise, gpointer data) {
   }
   if (!ufrag.empty())
     replace_ice_credentials(desc->sdp, ufrag, pwd);
+  if (ctx->type == GST_WEBRTC_SDP_TYPE_OFFER && self->priv->shared_ice_agent &&
+      tour_shared_ice_agent_nominates_aggressively(self->priv->shared_ice_agent))
+    gst_sdp_message_add_attribute(desc->sdp, SDP_NOMINATION_ATTRIBUTE, "aggressive");
   GstPromise *set = new_promise(self, ctx->type, on_local_description_set);
   g_signal_emit_by_name(self->priv->webrtc, "set-local-description", desc, set);
   gst_webrtc_session_description_free(desc);
@@ -1042,8 +1056,13 @@ static void take_description(TourWebRTCBin *self, const gchar *peer_id, const gc
       } else if (priv->role == TOUR_ROLE_GUIDE && desc->type == GST_WEBRTC_SDP_TYPE_ANSWER) {
         accept = priv->peer_id == peer_id && priv->session_id == session_id;
       }
-      if (accept)
+      if (accept) {
         priv->remote_media_count = gst_sdp_message_medias_len(desc->sdp);
+        if (desc->type == GST_WEBRTC_SDP_TYPE_OFFER)
+          priv->offerer_nominates_aggressively =
+              g_strcmp0(gst_sdp_message_get_attribute_val(desc->sdp, SDP_NOMINATION_ATTRIBUTE),
+                        "aggressive") == 0;
+      }
     }
   }
   if (renegotiation) {
@@ -2248,7 +2267,9 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
                         "Milliseconds the answering (ICE-controlled) side holds the peer's "
                         "candidates back so that the offerer's connectivity checks come first "
                         "(simultaneous checks livelock libnice on long round trips); should "
-                        "exceed the one-way delay; 0 hands them over at once",
+                        "exceed the one-way delay; 0 hands them over at once. Not applied to "
+                        "an offer whose offerer nominates aggressively "
+                        "(a=tourcast-ice-nomination:aggressive, a tourcast guide's default)",
                         0, 60000, DEFAULT_ANSWERER_CHECK_DELAY_MS, ready_flags));
   g_object_class_install_property(
       gobject_class, PROP_ADAPTIVE_CHECK_TIMEOUT,

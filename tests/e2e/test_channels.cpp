@@ -3,8 +3,20 @@
  */
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <cstring>
 #include <memory>
+#include <mutex>
 #include <set>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <gst/webrtc/webrtc.h>
 #include <nice/agent.h>
@@ -300,15 +312,33 @@ TEST(Channels, SdpFingerprintsAreOfTheDtlsCertificates) {
  * long round trips, see docs/performance.md). Held for longer than the test,
  * the attendee still connects, on the guide's checks alone: it knows the
  * guide's address only from them (peer-reflexive). Not held, it knows it from
- * the signaled host candidate. */
+ * the signaled host candidate. (A guide that nominates regularly: one that
+ * nominates aggressively is not held for, see below.) */
 TEST(Channels, AnswererWaitsForTheOfferersChecks) {
   RedisServer redis;
   ASSERT_TRUE(redis.running()) << redis.error();
-  Pipeline guide(guide_description("guide", "hold", "en", 440, redis.url()));
+  Pipeline guide(
+      guide_description("guide", "hold", "en", 440, redis.url(), "ice-nomination=regular"));
   ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
   EXPECT_EQ(attendee_heard_guide_as(redis.url(), 60000),
             std::set<int>{NICE_CANDIDATE_TYPE_PEER_REFLEXIVE});
   EXPECT_EQ(attendee_heard_guide_as(redis.url(), 0), std::set<int>{NICE_CANDIDATE_TYPE_HOST});
+  EXPECT_TRUE(guide.errors().empty()) << testing::PrintToString(guide.errors());
+}
+
+/* A guide whose agent nominates aggressively says so in its offer
+ * (a=tourcast-ice-nomination:aggressive): it sends no second request that
+ * could cross the attendee's checks, so the attendee checks the signaled
+ * candidates at once, whatever its answerer-check-delay, and its pair is
+ * valid half a round trip sooner. Here the hold would outlast the test: the
+ * attendee knows the guide from its signaled host candidate all the same. */
+TEST(Channels, AnswererDoesNotHoldForAGuideThatNominatesAggressively) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.error();
+  Pipeline guide(
+      guide_description("guide", "hold", "en", 440, redis.url(), "ice-nomination=aggressive"));
+  ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
+  EXPECT_EQ(attendee_heard_guide_as(redis.url(), 60000), std::set<int>{NICE_CANDIDATE_TYPE_HOST});
   EXPECT_TRUE(guide.errors().empty()) << testing::PrintToString(guide.errors());
 }
 
@@ -430,4 +460,155 @@ TEST(Channels, SharedIceAgentCarriesEveryAttendee) {
    * also hides it from LeakSanitizer). */
   guide_pipeline.reset();
   EXPECT_EQ(threads_named("tourcast-ice"), 0);
+}
+
+namespace {
+
+/* The STUN Binding requests (ICE connectivity checks) that arrive from one
+ * address at another, in arrival order, as the wire carries them: a packet
+ * socket on every interface of the test's namespace, read on a thread of its
+ * own (the test is root in its namespace). */
+class CheckWatch {
+ public:
+  struct Check {
+    std::string transaction; /* hex; a retransmission repeats it */
+    bool use_candidate = false;
+  };
+
+  CheckWatch(const std::string &from, const std::string &to) {
+    if (inet_pton(AF_INET, from.c_str(), &from_) != 1 || inet_pton(AF_INET, to.c_str(), &to_) != 1)
+      return;
+    fd_ = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_IP));
+    if (fd_ >= 0)
+      reader_ = std::thread([this] { read_loop(); });
+  }
+  ~CheckWatch() {
+    stop_ = true;
+    if (reader_.joinable())
+      reader_.join();
+    if (fd_ >= 0)
+      close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+  std::vector<Check> checks() const {
+    std::lock_guard<std::mutex> guard(lock_);
+    return checks_;
+  }
+
+ private:
+  static constexpr uint16_t kBindingRequest = 0x0001;
+  static constexpr uint32_t kMagicCookie = 0x2112A442;
+  static constexpr uint16_t kUseCandidate = 0x0025;
+
+  void read_loop() {
+    unsigned char packet[2048];
+    while (!stop_) {
+      pollfd p = {fd_, POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0)
+        continue;
+      sockaddr_ll link = {};
+      socklen_t link_length = sizeof link;
+      const ssize_t n = recvfrom(fd_, packet, sizeof packet, 0, reinterpret_cast<sockaddr *>(&link),
+                                 &link_length);
+      /* A packet between two interfaces of this namespace shows once as it
+       * leaves and once as it arrives: the arrival counts. */
+      if (n > 0 && link.sll_pkttype != PACKET_OUTGOING)
+        parse(packet, (size_t)n);
+    }
+  }
+
+  static uint16_t u16(const unsigned char *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+
+  void parse(const unsigned char *ip, size_t length) {
+    if (length < 20 || ip[0] >> 4 != 4 || ip[9] != IPPROTO_UDP)
+      return;
+    const size_t header = (ip[0] & 0x0f) * 4u;
+    if (memcmp(ip + 12, &from_, 4) != 0 || memcmp(ip + 16, &to_, 4) != 0 ||
+        length < header + 8 + 20)
+      return;
+    const unsigned char *stun = ip + header + 8;
+    const size_t stun_length = length - header - 8;
+    uint32_t cookie;
+    memcpy(&cookie, stun + 4, 4);
+    if (u16(stun) != kBindingRequest || ntohl(cookie) != kMagicCookie ||
+        20u + u16(stun + 2) > stun_length)
+      return;
+    Check check;
+    for (int i = 8; i < 20; i++) {
+      char hex[3];
+      g_snprintf(hex, sizeof hex, "%02x", stun[i]);
+      check.transaction += hex;
+    }
+    for (size_t at = 20; at + 4 <= 20u + u16(stun + 2); at += 4 + ((u16(stun + at + 2) + 3u) & ~3u))
+      check.use_candidate |= u16(stun + at) == kUseCandidate;
+    std::lock_guard<std::mutex> guard(lock_);
+    checks_.push_back(check);
+  }
+
+  in_addr from_ = {}, to_ = {};
+  int fd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::thread reader_;
+  mutable std::mutex lock_;
+  std::vector<Check> checks_;
+};
+
+/* One attendee joins a guide whose tourguidesink has ice-nomination=@mode and
+ * hears it; returns the guide's connectivity checks to the attendee up to
+ * then, as they arrived. */
+std::vector<CheckWatch::Check> guide_checks_until_heard(const std::string &mode) {
+  RedisServer redis;
+  EXPECT_TRUE(redis.running()) << redis.error();
+  CheckWatch watch(guide_address(), attendee_address());
+  EXPECT_TRUE(watch.ok()) << "no packet socket: " << g_strerror(errno);
+  Pipeline guide(
+      guide_description("guide", "nominate", "en", 440, redis.url(), "ice-nomination=" + mode));
+  EXPECT_TRUE(guide.ok()) << guide.parse_error();
+  if (!redis.running() || !watch.ok() || !guide.ok())
+    return {};
+  EXPECT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
+  Listener listener = listen("n1", "nominate", "en", redis.url());
+  expect_hears(listener, 440, 880, mode);
+  std::vector<GObject *> agents = peer_agents(guide.get("guide"));
+  EXPECT_EQ(agents.size(), 1u);
+  for (GObject *agent : agents) {
+    NiceNominationMode agent_mode = NICE_NOMINATION_MODE_REGULAR;
+    g_object_get(agent, "nomination-mode", &agent_mode, nullptr);
+    EXPECT_EQ(agent_mode,
+              mode == "aggressive" ? NICE_NOMINATION_MODE_AGGRESSIVE : NICE_NOMINATION_MODE_REGULAR)
+        << mode;
+    g_object_unref(agent);
+  }
+  EXPECT_TRUE(guide.errors().empty()) << testing::PrintToString(guide.errors());
+  EXPECT_TRUE(listener.pipeline->errors().empty())
+      << testing::PrintToString(listener.pipeline->errors());
+  return watch.checks();
+}
+
+std::string describe(const std::vector<CheckWatch::Check> &checks) {
+  std::string text;
+  for (const CheckWatch::Check &check : checks)
+    text += check.transaction + (check.use_candidate ? " USE-CANDIDATE\n" : "\n");
+  return text;
+}
+
+}  // namespace
+
+/* ice-nomination: with aggressive nomination (the default) the guide's very
+ * first check to the attendee carries USE-CANDIDATE, so the attendee's pair is
+ * nominated as soon as its own (triggered) check succeeds; with regular
+ * nomination the first carries none and a later check, a new transaction
+ * sent once the first succeeded, nominates. Seen on the wire. */
+TEST(Channels, AggressiveNominationNominatesWithTheGuidesFirstCheck) {
+  const std::vector<CheckWatch::Check> aggressive = guide_checks_until_heard("aggressive");
+  ASSERT_FALSE(aggressive.empty()) << "no check from the guide seen";
+  EXPECT_TRUE(aggressive.front().use_candidate) << describe(aggressive);
+
+  const std::vector<CheckWatch::Check> regular = guide_checks_until_heard("regular");
+  ASSERT_FALSE(regular.empty()) << "no check from the guide seen";
+  EXPECT_FALSE(regular.front().use_candidate) << describe(regular);
+  bool nominated_later = false;
+  for (const CheckWatch::Check &check : regular)
+    nominated_later |= check.use_candidate && check.transaction != regular.front().transaction;
+  EXPECT_TRUE(nominated_later) << describe(regular);
 }
