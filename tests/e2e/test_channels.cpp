@@ -562,7 +562,9 @@ std::vector<CheckWatch::Check> guide_checks_until_heard(const std::string &mode)
   CheckWatch watch(guide_address(), attendee_address());
   EXPECT_TRUE(watch.ok()) << "no packet socket: " << g_strerror(errno);
   Pipeline guide(
-      guide_description("guide", "nominate", "en", 440, redis.url(), "ice-nomination=" + mode));
+      /* No spare peer: the guide's only peer is the attendee's. */
+      guide_description("guide", "nominate", "en", 440, redis.url(),
+                        "spare-peers=0 ice-nomination=" + mode));
   EXPECT_TRUE(guide.ok()) << guide.parse_error();
   if (!redis.running() || !watch.ok() || !guide.ok())
     return {};
