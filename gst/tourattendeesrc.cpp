@@ -444,6 +444,10 @@ static GstStateChangeReturn tour_attendee_src_change_state(GstElement *element,
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && ret != GST_STATE_CHANGE_FAILURE &&
       !join(self))
     ret = GST_STATE_CHANGE_FAILURE;
+  /* A start that failed after start() leaves no PAUSED -> READY to undo it
+   * (the worker taken for the adaptive latency). */
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && ret == GST_STATE_CHANGE_FAILURE)
+    stop(self);
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
     stop(self);
   if (transition == GST_STATE_CHANGE_READY_TO_NULL)
