@@ -612,6 +612,7 @@ struct Sender {
           return false;
       }
 #else
+      (void)number;  // no SRTP variants in this build
       return false;
 #endif
     } else {
