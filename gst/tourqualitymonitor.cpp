@@ -260,7 +260,7 @@ static bool start(TourQualityMonitor *self) {
   priv->worker = tour_worker_acquire();
   priv->have_previous = false;
   priv->poll_in_flight = false;
-  priv->timer = g_timeout_source_new(priv->interval_ms);
+  priv->timer = tour_aligned_tick_source_new(priv->interval_ms);
   g_source_set_callback(priv->timer, on_poll, new_weak_ref(self), free_weak_ref);
   g_source_attach(priv->timer, priv->worker);
   return true;
