@@ -8,6 +8,8 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "aligned_tick.h"
+
 namespace {
 
 struct Worker {
@@ -195,16 +197,12 @@ struct TickSource {
   gint64 interval_us;
 };
 
-/* The next multiple of the interval on the monotonic clock after @now_us. */
-gint64 next_boundary_us(gint64 now_us, gint64 interval_us) {
-  return (now_us / interval_us + 1) * interval_us;
-}
-
 gboolean tick_dispatch(GSource *source, GSourceFunc callback, gpointer data) {
   auto *tick = reinterpret_cast<TickSource *>(source);
   if (callback == nullptr || !callback(data))
     return G_SOURCE_REMOVE;
-  g_source_set_ready_time(source, next_boundary_us(g_source_get_time(source), tick->interval_us));
+  g_source_set_ready_time(
+      source, tourcast::next_aligned_tick_us(g_source_get_time(source), tick->interval_us));
   return G_SOURCE_CONTINUE;
 }
 
@@ -218,6 +216,7 @@ GSource *tour_aligned_tick_source_new(guint interval_ms) {
   auto *tick = reinterpret_cast<TickSource *>(source);
   tick->interval_us = (gint64)interval_ms * 1000;
   g_source_set_name(source, "tourcast-aligned-tick");
-  g_source_set_ready_time(source, next_boundary_us(g_get_monotonic_time(), tick->interval_us));
+  g_source_set_ready_time(
+      source, tourcast::next_aligned_tick_us(g_get_monotonic_time(), tick->interval_us));
   return source;
 }
