@@ -214,7 +214,69 @@ bool read_session_sources(const GstStructure *session_stats, Collected *c) {
   return true;
 }
 
+/* The remote source that sends us media, as get-stats' inbound-rtp entry
+ * has it: packets-received, and the interarrival jitter in RTP clock units
+ * converted with the source's clock rate. False when none has sent media
+ * yet. */
+bool read_session_receiver(const GstStructure *session_stats, Collected *c) {
+  const GValue *v = gst_structure_get_value(session_stats, "source-stats");
+  if (v == nullptr || !G_VALUE_HOLDS(v, g_value_array_get_type()))
+    return false;
+  auto *sources = static_cast<GValueArray *>(g_value_get_boxed(v));
+  for (guint i = 0; sources && i < sources->n_values; i++) {
+    const GstStructure *s = source_at(sources, i);
+    gboolean internal = TRUE;
+    guint64 received = 0;
+    if (s == nullptr || !gst_structure_get_boolean(s, "internal", &internal) || internal ||
+        !gst_structure_get_uint64(s, "packets-received", &received) || received == 0)
+      continue;
+    c->attendee_side.packets_received = (int64_t)MIN(received, (guint64)G_MAXINT64);
+    guint jitter;
+    gint clock_rate = 0;
+    if (gst_structure_get_uint(s, "jitter", &jitter) &&
+        gst_structure_get_int(s, "clock-rate", &clock_rate) && clock_rate > 0)
+      c->attendee_side.jitter_ms = (double)jitter / (double)clock_rate * 1000.0;
+    return true;
+  }
+  return false;
+}
+
 G_GNUC_END_IGNORE_DEPRECATIONS
+
+/* The jitterbuffer rtpbin made for the one stream received (tourcast
+ * bundles one m-line), or NULL when there is none or more than one (which
+ * is whose is get-stats' business: it maps them by SSRC). */
+GstElement *receiving_jitterbuffer(GstElement *webrtcbin) {
+  GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(webrtcbin), "rtpbin");
+  if (rtpbin == nullptr)
+    return nullptr;
+  GstElement *found = nullptr;
+  int count = 0;
+  GST_OBJECT_LOCK(rtpbin);
+  for (GList *l = GST_BIN_CHILDREN(rtpbin); l; l = l->next) {
+    GstElementFactory *factory = gst_element_get_factory(GST_ELEMENT(l->data));
+    if (factory && g_strcmp0(GST_OBJECT_NAME(factory), "rtpjitterbuffer") == 0 && count++ == 0)
+      found = GST_ELEMENT(l->data);
+  }
+  if (count == 1)
+    gst_object_ref(found);
+  GST_OBJECT_UNLOCK(rtpbin);
+  gst_object_unref(rtpbin);
+  return count == 1 ? found : nullptr;
+}
+
+/* webrtcbin's RTP session 0 (tourcast bundles its one m-line), looked up
+ * once into @session. */
+bool find_session(GstElement *webrtcbin, GObject **session) {
+  if (*session)
+    return true;
+  GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(webrtcbin), "rtpbin");
+  if (rtpbin == nullptr)
+    return false;
+  g_signal_emit_by_name(rtpbin, "get-internal-session", 0u, session);
+  gst_object_unref(rtpbin);
+  return *session != nullptr;
+}
 
 }  // namespace
 
@@ -234,16 +296,8 @@ bool read_sender_stats(GstElement *webrtcbin, GObject **session, RawStats *out) 
   GST_OBJECT_UNLOCK(webrtcbin);
   if (!sends || !GST_IS_BIN(webrtcbin))
     return false;
-  if (*session == nullptr) {
-    GstElement *rtpbin = gst_bin_get_by_name(GST_BIN(webrtcbin), "rtpbin");
-    if (rtpbin == nullptr)
-      return false;
-    /* tourcast bundles its one m-line (max-bundle): RTP session 0. */
-    g_signal_emit_by_name(rtpbin, "get-internal-session", 0u, session);
-    gst_object_unref(rtpbin);
-  }
   Collected c;
-  if (*session) {
+  if (find_session(webrtcbin, session)) {
     GstStructure *stats = nullptr;
     g_object_get(*session, "stats", &stats, nullptr);
     const bool sender_only = stats && read_session_sources(stats, &c);
@@ -254,6 +308,40 @@ bool read_sender_stats(GstElement *webrtcbin, GObject **session, RawStats *out) 
   }
   read_send_caps(webrtcbin, &c);
   *out = guide_side(c);
+  return true;
+}
+
+bool read_receiver_stats(GstElement *webrtcbin, GObject **session, RawStats *out) {
+  GST_OBJECT_LOCK(webrtcbin);
+  const bool sends = webrtcbin->numsinkpads > 0;
+  GST_OBJECT_UNLOCK(webrtcbin);
+  if (sends || !GST_IS_BIN(webrtcbin) || !find_session(webrtcbin, session))
+    return false;
+  GstElement *jitterbuffer = receiving_jitterbuffer(webrtcbin);
+  if (jitterbuffer == nullptr)
+    return false;
+  Collected c;
+  GstStructure *stats = nullptr;
+  g_object_get(*session, "stats", &stats, nullptr);
+  const bool receiving = stats && read_session_receiver(stats, &c);
+  if (stats)
+    gst_structure_free(stats);
+  /* get-stats' packets-lost is the jitterbuffer's count of packets it gave
+   * up on, not the RTP source's expected minus received. */
+  GstStructure *jitterbuffer_stats = nullptr;
+  if (receiving)
+    g_object_get(jitterbuffer, "stats", &jitterbuffer_stats, nullptr);
+  gst_object_unref(jitterbuffer);
+  guint64 lost = 0;
+  if (jitterbuffer_stats && gst_structure_get_uint64(jitterbuffer_stats, "num-lost", &lost))
+    c.attendee_side.packets_lost = (int64_t)MIN(lost, (guint64)G_MAXINT64);
+  if (jitterbuffer_stats)
+    gst_structure_free(jitterbuffer_stats);
+  if (!receiving)
+    return false;
+  /* No codec: webrtcbin 1.22 reports none for a receiving pad (its codec
+   * entry is made from caps only a sink pad records). */
+  *out = c.attendee_side;
   return true;
 }
 

@@ -27,6 +27,14 @@ RawStats extract_raw_stats(const GstStructure *reply);
  * first time, and g_object_unref() what it holds when done. */
 bool read_sender_stats(GstElement *webrtcbin, GObject **session, RawStats *out);
 
+/* The same figures as extract_raw_stats() gives for a webrtcbin that
+ * receives (the attendee's peer): packets-received and jitter from the RTP
+ * session's remote source, packets-lost from the stream's jitterbuffer, as
+ * get-stats' inbound-rtp entry has them. False, and @out untouched, when
+ * @webrtcbin sends, has received no media yet, or has no single
+ * jitterbuffer: then use get-stats. @session as for read_sender_stats(). */
+bool read_receiver_stats(GstElement *webrtcbin, GObject **session, RawStats *out);
+
 /* The metrics as the fields of a structure named @name (for element
  * messages and the monitor's "metrics" property). Unknown values are left
  * out rather than written as NaN. */

@@ -8,6 +8,8 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "aligned_tick.h"
+
 namespace {
 
 struct Worker {
@@ -186,4 +188,35 @@ void tour_worker_defer(GMainContext *context, GSourceFunc func, gpointer data,
   g_source_set_callback(source, func, data, destroy);
   g_source_attach(source, context);
   g_source_unref(source);
+}
+
+namespace {
+
+struct TickSource {
+  GSource source;
+  gint64 interval_us;
+};
+
+gboolean tick_dispatch(GSource *source, GSourceFunc callback, gpointer data) {
+  auto *tick = reinterpret_cast<TickSource *>(source);
+  if (callback == nullptr || !callback(data))
+    return G_SOURCE_REMOVE;
+  g_source_set_ready_time(
+      source, tourcast::next_aligned_tick_us(g_source_get_time(source), tick->interval_us));
+  return G_SOURCE_CONTINUE;
+}
+
+GSourceFuncs tick_funcs = {nullptr, nullptr, tick_dispatch, nullptr, nullptr, nullptr};
+
+}  // namespace
+
+GSource *tour_aligned_tick_source_new(guint interval_ms) {
+  g_return_val_if_fail(interval_ms > 0, nullptr);
+  GSource *source = g_source_new(&tick_funcs, sizeof(TickSource));
+  auto *tick = reinterpret_cast<TickSource *>(source);
+  tick->interval_us = (gint64)interval_ms * 1000;
+  g_source_set_name(source, "tourcast-aligned-tick");
+  g_source_set_ready_time(
+      source, tourcast::next_aligned_tick_us(g_get_monotonic_time(), tick->interval_us));
+  return source;
 }

@@ -25,6 +25,14 @@ void tour_worker_invoke_sync(GSourceFunc func, gpointer data);
 void tour_worker_defer(GMainContext *context, GSourceFunc func, gpointer data,
                        GDestroyNotify destroy);
 
+/* A timer source that fires at every multiple of @interval_ms on the
+ * monotonic clock (g_timeout_source_new fires @interval_ms after its own
+ * start): every such timer of the process with the same interval fires in
+ * the same wake-up of the worker. A worker serving N attendees otherwise
+ * wakes N times per interval, and each wake-up polls all their sources and
+ * sockets. Set a callback as for any GSource. */
+GSource *tour_aligned_tick_source_new(guint interval_ms);
+
 /* Monotonic milliseconds, the time base of the core state machines. */
 gint64 tour_now_ms(void);
 /* Wall-clock milliseconds since the epoch, as stored in Redis. */

@@ -21,7 +21,9 @@
  * RTP session's source statistics, the figures `get-stats` reports for it,
  * on the monitor's thread (#TourQualityMonitor:read-rtp-session): a
  * `get-stats` reply also carries ICE, transport and codec entries, built on
- * webrtcbin's own thread, which the score does not use.
+ * webrtcbin's own thread, which the score does not use. So is one that
+ * receives one stream (the attendee's peer), from its RTP session and that
+ * stream's jitterbuffer, once media arrives.
  *
  * The element has no pads: put it in the same pipeline as the webrtcbin and
  * name that webrtcbin in #TourQualityMonitor:target (or set
@@ -156,12 +158,15 @@ static gboolean on_poll(gpointer data) {
         session = G_OBJECT(g_object_ref(self->priv->rtp_session));
     }
   }
-  /* A sending webrtcbin (the guide's peer) is read here and now: get-stats
-   * would build ICE, transport and codec entries nobody reads, on
-   * webrtcbin's thread, for the same figures (about half of a guide's
-   * per-peer CPU outside the send path). */
+  /* A webrtcbin is read here and now: get-stats would build ICE, transport
+   * and codec entries nobody reads, on webrtcbin's thread, for the same
+   * figures (about half of a guide's per-peer CPU outside the send path; on
+   * an attendee, who also measures on every sender report, ~3 requests a
+   * second). */
   RawStats current;
-  if (webrtcbin && read_rtp_session && read_sender_stats(webrtcbin, &session, &current)) {
+  if (webrtcbin && read_rtp_session &&
+      (read_sender_stats(webrtcbin, &session, &current) ||
+       read_receiver_stats(webrtcbin, &session, &current))) {
     measured(self, current);
     gst_clear_object(&webrtcbin);
   }
@@ -260,7 +265,7 @@ static bool start(TourQualityMonitor *self) {
   priv->worker = tour_worker_acquire();
   priv->have_previous = false;
   priv->poll_in_flight = false;
-  priv->timer = g_timeout_source_new(priv->interval_ms);
+  priv->timer = tour_aligned_tick_source_new(priv->interval_ms);
   g_source_set_callback(priv->timer, on_poll, new_weak_ref(self), free_weak_ref);
   g_source_attach(priv->timer, priv->worker);
   return true;
@@ -423,8 +428,9 @@ static void tour_quality_monitor_class_init(TourQualityMonitorClass *klass) {
       g_param_spec_boolean(
           "read-rtp-session", "Read RTP session",
           "Measure a webrtcbin that only sends (the guide's peer) from its RTP session's "
-          "source statistics, the figures get-stats reports for it, without a get-stats "
-          "request; one that receives media is always measured with get-stats",
+          "source statistics, and one that receives one stream (the attendee's peer) from "
+          "its RTP session and jitterbuffer: the figures get-stats reports for them, "
+          "without a get-stats request",
           DEFAULT_READ_RTP_SESSION, flags));
   g_object_class_install_property(
       gobject_class, PROP_STATS_REQUESTS,

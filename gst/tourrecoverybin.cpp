@@ -644,7 +644,8 @@ static void start(TourRecoveryBin *self) {
   priv->guide_restarted = false;
   priv->last_media_ms.store(0);
   priv->worker = tour_worker_acquire();
-  priv->tick = g_timeout_source_new(TICK_MS);
+  /* Aligned: the ticks of all attendees in a process share one wake-up. */
+  priv->tick = tour_aligned_tick_source_new(TICK_MS);
   g_source_set_callback(priv->tick, on_tick, new_weak_ref(self), free_weak_ref);
   g_source_attach(priv->tick, priv->worker);
 }

@@ -96,7 +96,7 @@ using GuideOffers = OfferOrder<std::pair<std::string, std::string>>;
  * on_initial_binding_request). */
 #define DEFAULT_ICE_CHECK_PACING_MS 5
 #define DEFAULT_CANDIDATE_BUFFER 64
-/* The monitor also measures whenever an RTCP report arrives (every
+/* A guide's monitor also measures whenever an RTCP report arrives (every
  * 250-750 ms at the default rtcp-interval): the interval is the fallback. */
 #define DEFAULT_QUALITY_INTERVAL_MS 1000
 #define DEFAULT_RTCP_INTERVAL_MS 500
@@ -181,6 +181,8 @@ struct TourWebRTCBinPrivate {
   guint ice_check_pacing_ms = DEFAULT_ICE_CHECK_PACING_MS;
   guint quality_interval_ms = DEFAULT_QUALITY_INTERVAL_MS;
   std::atomic<guint> rtcp_interval_ms{DEFAULT_RTCP_INTERVAL_MS};
+  /* role == guide, read without the lock where webrtcbin adds its elements. */
+  std::atomic<bool> polls_on_rtcp{DEFAULT_ROLE == TOUR_ROLE_GUIDE};
   std::atomic<bool> sync{DEFAULT_SYNC};
   bool recoverable = false;
   guint max_recovery_requests = 0;
@@ -1462,6 +1464,7 @@ GstElement *tour_webrtc_bin_new_like(TourWebRTCBin *self) {
     std::lock_guard<std::mutex> guard(priv->lock);
     std::lock_guard<std::mutex> guard_copy(to->lock);
     to->role = priv->role;
+    to->polls_on_rtcp.store(priv->role == TOUR_ROLE_GUIDE);
     to->latency_ms = priv->latency_ms;
     to->ice_addresses = priv->ice_addresses;
     to->ice_tcp = priv->ice_tcp;
@@ -1967,7 +1970,12 @@ static void on_deep_element_added(GstBin *, GstBin *, GstElement *element, gpoin
     return;
   guint64 interval_ns = (guint64)self->priv->rtcp_interval_ms.load() * GST_MSECOND;
   g_object_set(element, "rtcp-min-interval", interval_ns, nullptr);
-  g_signal_connect(element, "on-ssrc-active", G_CALLBACK(on_rtcp_processed), self);
+  /* Only the guide's figures come from RTCP (the attendee's receiver
+   * reports); an attendee's change with every packet it receives, and the
+   * guide's sender reports carry none of them, so it measures at the
+   * interval (a measurement on each sender report tripled its polls). */
+  if (self->priv->polls_on_rtcp.load())
+    g_signal_connect(element, "on-ssrc-active", G_CALLBACK(on_rtcp_processed), self);
 }
 
 static void tour_webrtc_bin_init(TourWebRTCBin *self) {
@@ -2027,6 +2035,7 @@ static void tour_webrtc_bin_set_property(GObject *object, guint prop_id, const G
   switch (prop_id) {
     case PROP_ROLE:
       priv->role = (TourRole)g_value_get_enum(value);
+      priv->polls_on_rtcp.store(priv->role == TOUR_ROLE_GUIDE);
       break;
     case PROP_PEER_ID:
       priv->peer_id = g_value_get_string(value) ? g_value_get_string(value) : "";

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <functional>
+#include <string>
 
 #include "e2e_util.h"
 
@@ -23,6 +26,56 @@ bool well_formed(const GstStructure *s) {
   return gst_structure_get_int(s, "score", &score) && score >= 0 && score <= 100 &&
          gst_structure_get_string(s, "category") != nullptr;
 }
+
+/* Two monitors on one webrtcbin, both in @pipeline: `direct` at its defaults
+ * (reads the RTP session), `requests` always through get-stats. */
+class MonitorPair {
+ public:
+  bool add(Pipeline &pipeline, GstElement *webrtcbin) {
+    direct_ = gst_element_factory_make("tourqualitymonitor", "direct");
+    requests_ = gst_element_factory_make("tourqualitymonitor", "requests");
+    g_object_set(direct_, "webrtcbin", webrtcbin, "interval", 200, nullptr);
+    g_object_set(requests_, "webrtcbin", webrtcbin, "interval", 200, "read-rtp-session", FALSE,
+                 nullptr);
+    bool ok = true;
+    for (GstElement *monitor : {direct_, requests_}) {
+      gst_bin_add(GST_BIN(pipeline.element()), monitor);
+      ok = gst_element_sync_state_with_parent(monitor) && ok;
+    }
+    return ok;
+  }
+  /* Whether both have measured and @same holds for their last measurements. */
+  bool agree(const std::function<bool(const GstStructure *, const GstStructure *)> &same) {
+    GstStructure *a = nullptr, *b = nullptr;
+    g_object_get(direct_, "metrics", &a, nullptr);
+    g_object_get(requests_, "metrics", &b, nullptr);
+    bool agreed = false;
+    if (a && b) {
+      gchar *text_a = gst_structure_to_string(a), *text_b = gst_structure_to_string(b);
+      last_ = std::string("rtp session: ") + text_a + "\nget-stats: " + text_b;
+      g_free(text_a);
+      g_free(text_b);
+      agreed = same(a, b);
+    }
+    if (a)
+      gst_structure_free(a);
+    if (b)
+      gst_structure_free(b);
+    return agreed;
+  }
+  const std::string &last() const { return last_; }
+  guint64 direct_requests() const { return requests_made(direct_); }
+  guint64 stats_requests() const { return requests_made(requests_); }
+
+ private:
+  static guint64 requests_made(GstElement *monitor) {
+    guint64 n = 0;
+    g_object_get(monitor, "stats-requests", &n, nullptr);
+    return n;
+  }
+  GstElement *direct_ = nullptr, *requests_ = nullptr;
+  std::string last_;
+};
 
 }  // namespace
 
@@ -103,55 +156,90 @@ TEST(Quality, GuideReadsTheRtpSessionAsGetStatsReportsIt) {
   ASSERT_TRUE(attendee.wait_element_message("tourcast-first-audio", 20000));
   GstElement *peer = gst_bin_get_by_name(GST_BIN(guide.get("guide")), "webrtcbin");
   ASSERT_NE(peer, nullptr);
-  GstElement *direct = gst_element_factory_make("tourqualitymonitor", "direct");
-  GstElement *requests = gst_element_factory_make("tourqualitymonitor", "requests");
-  g_object_set(direct, "webrtcbin", peer, "interval", 200, nullptr);
-  g_object_set(requests, "webrtcbin", peer, "interval", 200, "read-rtp-session", FALSE, nullptr);
+  MonitorPair monitors;
+  const bool added = monitors.add(guide, peer);
   gst_object_unref(peer);
-  for (GstElement *monitor : {direct, requests}) {
-    gst_bin_add(GST_BIN(guide.element()), monitor);
-    ASSERT_TRUE(gst_element_sync_state_with_parent(monitor));
-  }
+  ASSERT_TRUE(added);
 
   /* Both last read after the same receiver report (one every 250-750 ms):
    * then every figure the report carries is the same to the last bit. */
-  std::string last_direct, last_requests;
-  auto same_report = [&] {
-    GstStructure *a = nullptr, *b = nullptr;
-    g_object_get(direct, "metrics", &a, nullptr);
-    g_object_get(requests, "metrics", &b, nullptr);
-    bool same = false;
-    if (a && b) {
-      gchar *text_a = gst_structure_to_string(a), *text_b = gst_structure_to_string(b);
-      last_direct = text_a;
-      last_requests = text_b;
-      g_free(text_a);
-      g_free(text_b);
-      gdouble rtt_a, rtt_b, jitter_a, jitter_b;
-      gint64 lost_a, lost_b;
-      same = gst_structure_get_double(a, "rtt-ms", &rtt_a) &&
-             gst_structure_get_double(b, "rtt-ms", &rtt_b) && rtt_a == rtt_b &&
-             gst_structure_get_double(a, "jitter-ms", &jitter_a) &&
-             gst_structure_get_double(b, "jitter-ms", &jitter_b) && jitter_a == jitter_b &&
-             gst_structure_get_int64(a, "packets-lost", &lost_a) &&
-             gst_structure_get_int64(b, "packets-lost", &lost_b) && lost_a == lost_b &&
-             g_strcmp0(gst_structure_get_string(a, "audio-codec"),
-                       gst_structure_get_string(b, "audio-codec")) == 0 &&
-             gst_structure_get_string(a, "audio-codec") != nullptr;
-    }
-    if (a)
-      gst_structure_free(a);
-    if (b)
-      gst_structure_free(b);
-    return same;
+  auto same_report = [](const GstStructure *a, const GstStructure *b) {
+    gdouble rtt_a, rtt_b, jitter_a, jitter_b;
+    gint64 lost_a, lost_b;
+    return gst_structure_get_double(a, "rtt-ms", &rtt_a) &&
+           gst_structure_get_double(b, "rtt-ms", &rtt_b) && rtt_a == rtt_b &&
+           gst_structure_get_double(a, "jitter-ms", &jitter_a) &&
+           gst_structure_get_double(b, "jitter-ms", &jitter_b) && jitter_a == jitter_b &&
+           gst_structure_get_int64(a, "packets-lost", &lost_a) &&
+           gst_structure_get_int64(b, "packets-lost", &lost_b) && lost_a == lost_b &&
+           g_strcmp0(gst_structure_get_string(a, "audio-codec"),
+                     gst_structure_get_string(b, "audio-codec")) == 0 &&
+           gst_structure_get_string(a, "audio-codec") != nullptr;
   };
-  EXPECT_TRUE(wait_until(same_report, 15000))
-      << "rtp session: " << last_direct << "\nget-stats: " << last_requests;
-  guint64 direct_requests = 0, stats_requests = 0;
-  g_object_get(direct, "stats-requests", &direct_requests, nullptr);
-  g_object_get(requests, "stats-requests", &stats_requests, nullptr);
-  EXPECT_EQ(direct_requests, 0u) << "a sending webrtcbin is read without get-stats";
-  EXPECT_GT(stats_requests, 0u);
+  EXPECT_TRUE(wait_until([&] { return monitors.agree(same_report); }, 15000)) << monitors.last();
+  EXPECT_EQ(monitors.direct_requests(), 0u) << "a sending webrtcbin is read without get-stats";
+  EXPECT_GT(monitors.stats_requests(), 0u);
+}
+
+/* The attendee's monitor reads its peer's RTP session and jitterbuffer
+ * instead of asking get-stats: the same figures, without a request. */
+TEST(Quality, AttendeeReadsTheRtpSessionAsGetStatsReportsIt) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.error();
+  Pipeline guide(guide_description("guide", "qr", "en", 440, redis.url()));
+  ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
+  Pipeline attendee(attendee_description("a", "qr", "en", redis.url()));
+  ASSERT_NE(attendee.play(), GST_STATE_CHANGE_FAILURE);
+  ASSERT_TRUE(attendee.wait_element_message("tourcast-first-audio", 20000));
+  GstElement *peer = gst_bin_get_by_name(GST_BIN(attendee.element()), "webrtcbin");
+  ASSERT_NE(peer, nullptr);
+  MonitorPair monitors;
+  const bool added = monitors.add(attendee, peer);
+  gst_object_unref(peer);
+  ASSERT_TRUE(added);
+
+  /* Packets arrive every 20 ms, so the two read a few packets apart: the
+   * counters agree within a second's worth, loss and codec exactly. */
+  auto agree = [](const GstStructure *a, const GstStructure *b) {
+    gdouble jitter_a, jitter_b;
+    gint64 lost_a, lost_b, received_a, received_b;
+    return gst_structure_get_int64(a, "packets-received", &received_a) &&
+           gst_structure_get_int64(b, "packets-received", &received_b) && received_a > 0 &&
+           std::llabs(received_a - received_b) <= 50 &&
+           gst_structure_get_double(a, "jitter-ms", &jitter_a) &&
+           gst_structure_get_double(b, "jitter-ms", &jitter_b) && jitter_a >= 0 &&
+           jitter_a < 1000 && gst_structure_get_int64(a, "packets-lost", &lost_a) &&
+           gst_structure_get_int64(b, "packets-lost", &lost_b) && lost_a == lost_b &&
+           g_strcmp0(gst_structure_get_string(a, "audio-codec"),
+                     gst_structure_get_string(b, "audio-codec")) == 0;
+  };
+  EXPECT_TRUE(wait_until([&] { return monitors.agree(agree); }, 15000)) << monitors.last();
+  EXPECT_EQ(monitors.direct_requests(), 0u) << "a receiving webrtcbin is read without get-stats";
+  EXPECT_GT(monitors.stats_requests(), 0u);
+}
+
+/* The guide's sender reports (every 250-750 ms) carry none of the
+ * attendee's figures, so they do not make it measure: with a minute's
+ * interval, a few seconds of audio bring at most the one aligned tick. */
+TEST(Quality, AttendeeMeasuresAtTheIntervalNotOnEachSenderReport) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.error();
+  Pipeline guide(guide_description("guide", "qi", "en", 440, redis.url()));
+  ASSERT_NE(guide.play(), GST_STATE_CHANGE_FAILURE);
+  Pipeline attendee(attendee_description("a", "qi", "en", redis.url(), "quality-interval=60000"));
+  ASSERT_TRUE(attendee.ok()) << attendee.parse_error();
+  ASSERT_NE(attendee.play(), GST_STATE_CHANGE_FAILURE);
+  ASSERT_TRUE(attendee.wait_element_message("tourcast-first-audio", 20000));
+  /* The guide hears the attendee's receiver reports meanwhile: RTCP flows
+   * both ways. */
+  auto guide_heard_report = [](const GstStructure *s) {
+    return gst_structure_has_field(s, "rtt-ms");
+  };
+  EXPECT_TRUE(guide.wait_element_message("tourcast-quality", 15000, guide_heard_report));
+  g_usleep(4 * G_USEC_PER_SEC);
+  const size_t measurements =
+      attendee.for_each_element_message("tourcast-quality", [](const GstStructure *) {});
+  EXPECT_LE(measurements, 1u);
 }
 
 TEST(Quality, NoStatsYetIsNotANumberProblem) {
