@@ -52,4 +52,24 @@ int64_t check_timeout_for_first_request_delay(int64_t first_request_delay_ms);
 // above the tick (or either is not positive).
 int64_t idle_timeout_for_pacing(int64_t pacing_ms, int64_t tick_ms);
 
+// Whose libnice agent a peer's checks run on.
+enum class CheckAgent {
+  // The peer's own: Ta, and so the RTO, is this peer's alone.
+  kOwn,
+  // One agent for many peers (the guide's shared ICE agent): Ta is the whole agent's.
+  kShared,
+};
+
+// The check timeout to give the agent when the peer's first check arrived
+// first_request_delay_ms after both descriptions were set: its own agent takes
+// check_timeout_for_first_request_delay(); a shared agent keeps libnice's 500 ms. libnice
+// 0.1.21 makes an agent's check tick with the Ta of the moment (priv_schedule_next), and the
+// tick stops whenever the agent has nothing to send for its idle-timeout, so a raised Ta
+// became the tick of every peer of the agent the next time it started: one check per 3 s for
+// 64 peers in a 300 storm (nominations up to 25 s late, 21 attendees' ICE failed), and each
+// check's RTO Ta x (pairs in progress in the whole agent), 123 s there. A peer on a long link
+// still gets a long RTO on its own side (the attendee's own agent); on a round trip above
+// 2 s (a 500 ms RTO's transaction lives 2 s) the guide's own checks cannot complete.
+int64_t check_timeout_for_agent(int64_t first_request_delay_ms, CheckAgent agent);
+
 }  // namespace tourcast

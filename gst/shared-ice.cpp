@@ -16,7 +16,6 @@
 #include <agent.h>
 #include <gst/webrtc/nice/nice.h>
 
-#include "check_timeout.h"
 #include "shared-ice-src.h"
 
 #include <map>
@@ -32,7 +31,10 @@ GST_DEBUG_CATEGORY_STATIC(tour_shared_ice_debug);
  * priv_conn_check_tick_agent_locked: "a single stun request per timer callback"),
  * so with every peer on one agent, the joins of a storm would queue behind each
  * other at libnice's default 20 ms. 5 ms is RFC 8445's lowest Ta; a check's
- * retransmission timeout stays at least 500 ms (Ta x pairs in progress). */
+ * retransmission timeout stays at least 500 ms (Ta x pairs in progress). Ta is
+ * never raised for one peer's long link: libnice makes the check tick again
+ * with the Ta of the moment whenever it stopped (core/check_timeout.h,
+ * check_timeout_for_agent). */
 #define SHARED_PACING_MS 5
 
 namespace {
@@ -54,12 +56,6 @@ struct _TourSharedIceAgent {
   std::mutex *lock;
   std::map<guint, Route> *routes;
   std::set<std::string> *local_addresses;
-  /* The check timeouts the streams still checking need (libnice stream id ->
-   * ms), and the pacing timer that gives the largest (see
-   * tour_shared_ice_peer_require_check_timeout). */
-  std::mutex *timeouts_lock;
-  std::map<guint, guint> *check_timeouts;
-  guint pacing_ms;
   gboolean aggressive_nomination; /* construct-only */
 };
 
@@ -161,37 +157,6 @@ static void on_new_candidate(NiceAgent *agent, NiceCandidate *candidate, gpointe
   g_free(attr);
 }
 
-/* Ta: the largest check timeout a stream still checking needs, at least
- * SHARED_PACING_MS. With the timeouts lock held. */
-static void update_pacing_locked(TourSharedIceAgent *self) {
-  guint pacing = SHARED_PACING_MS;
-  for (const auto &entry : *self->check_timeouts)
-    pacing = MAX(pacing, entry.second);
-  if (pacing == self->pacing_ms)
-    return;
-  GST_DEBUG_OBJECT(self, "check pacing %u -> %u ms (%zu streams need a longer timeout)",
-                   self->pacing_ms, pacing, self->check_timeouts->size());
-  self->pacing_ms = pacing;
-  /* The check tick runs at SHARED_PACING_MS (made before any stream raised
-   * Ta): libnice's grace before it fails a component stays near 5 s of real
-   * time, as far as its 60 s cap on idle-timeout allows. */
-  g_object_set(self->agent, "stun-pacing-timer", pacing, "idle-timeout",
-               (guint)tourcast::idle_timeout_for_pacing(pacing, SHARED_PACING_MS), nullptr);
-}
-
-static void forget_check_timeout(TourSharedIceAgent *self, guint stream_id) {
-  std::lock_guard<std::mutex> guard(*self->timeouts_lock);
-  if (self->check_timeouts->erase(stream_id) > 0)
-    update_pacing_locked(self);
-}
-
-/* A stream done checking no longer holds Ta up. */
-static void on_component_state_changed(NiceAgent *, guint stream_id, guint, guint state,
-                                       gpointer data) {
-  if (state == NICE_COMPONENT_STATE_READY || state == NICE_COMPONENT_STATE_FAILED)
-    forget_check_timeout(TOUR_SHARED_ICE_AGENT(data), stream_id);
-}
-
 /* The first check from some peer's remote side: its callback, as for
  * candidates (see on_new_candidate). */
 static void on_initial_binding_request(NiceAgent *, guint stream_id, gpointer data) {
@@ -220,11 +185,8 @@ static void tour_shared_ice_agent_constructed(GObject *object) {
   g_object_set(self->agent, "upnp", FALSE, "controlling-mode", TRUE, "stun-pacing-timer",
                (guint)SHARED_PACING_MS, nullptr);
   g_signal_connect(self->agent, "new-candidate-full", G_CALLBACK(on_new_candidate), self);
-  g_signal_connect(self->agent, "component-state-changed", G_CALLBACK(on_component_state_changed),
-                   self);
   g_signal_connect(self->agent, "initial-binding-request-received",
                    G_CALLBACK(on_initial_binding_request), self);
-  self->pacing_ms = SHARED_PACING_MS;
 
   ThreadStart start;
   start.self = self;
@@ -254,8 +216,6 @@ static void tour_shared_ice_agent_finalize(GObject *object) {
   delete self->routes;
   delete self->local_addresses;
   delete self->lock;
-  delete self->check_timeouts;
-  delete self->timeouts_lock;
   G_OBJECT_CLASS(tour_shared_ice_agent_parent_class)->finalize(object);
 }
 
@@ -316,8 +276,6 @@ static void tour_shared_ice_agent_init(TourSharedIceAgent *self) {
   self->lock = new std::mutex();
   self->routes = new std::map<guint, Route>();
   self->local_addresses = new std::set<std::string>();
-  self->timeouts_lock = new std::mutex();
-  self->check_timeouts = new std::map<guint, guint>();
 }
 
 TourSharedIceAgent *tour_shared_ice_agent_new(const gchar *name, gboolean aggressive_nomination) {
@@ -694,7 +652,6 @@ static void tour_shared_ice_peer_finalize(GObject *object) {
       if (it != self->shared->routes->end())
         self->shared->routes->erase(it);
     }
-    forget_check_timeout(self->shared, s.nice_stream_id);
     nice_agent_remove_stream(agent_of(self), s.nice_stream_id);
     gst_object_unref(s.stream);
   }
@@ -780,19 +737,4 @@ void tour_shared_ice_peer_set_on_first_check(GstWebRTCICE *ice, TourSharedIceFir
   g_return_if_fail(TOUR_IS_SHARED_ICE_PEER(ice));
   replace_callback(TOUR_SHARED_ICE_PEER(ice), &TOUR_SHARED_ICE_PEER(ice)->on_first_check, func,
                    user_data, notify);
-}
-
-void tour_shared_ice_peer_require_check_timeout(GstWebRTCICE *ice, guint timeout_ms) {
-  g_return_if_fail(TOUR_IS_SHARED_ICE_PEER(ice));
-  auto *self = TOUR_SHARED_ICE_PEER(ice);
-  std::vector<guint> ids;
-  {
-    std::lock_guard<std::mutex> guard(*self->lock);
-    for (const PeerStream &s : *self->streams)
-      ids.push_back(s.nice_stream_id);
-  }
-  std::lock_guard<std::mutex> guard(*self->shared->timeouts_lock);
-  for (guint id : ids)
-    (*self->shared->check_timeouts)[id] = timeout_ms;
-  update_pacing_locked(self->shared);
 }

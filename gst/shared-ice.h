@@ -22,7 +22,8 @@ G_BEGIN_DECLS
  * addresses, UPnP (off), the check pacing timer Ta (one check per Ta for the
  * whole agent, so Ta is set lower than libnice's 20 ms: see shared-ice.cpp;
  * tourguidesink keeps a few peers per agent, ice-agent-peers) and the check
- * timeout derived from it (see tour_shared_ice_peer_require_check_timeout).
+ * timeout derived from it, which stays libnice's for every peer (see
+ * core/check_timeout.h, check_timeout_for_agent).
  * Each peer's transport receives through a TourSharedIceSrc on the agent's
  * thread instead of a nicesrc with a thread of its own (shared-ice-src.h). */
 #define TOUR_TYPE_SHARED_ICE_AGENT (tour_shared_ice_agent_get_type())
@@ -56,14 +57,5 @@ GstWebRTCICE *tour_shared_ice_peer_new(TourSharedIceAgent *agent);
 typedef void (*TourSharedIceFirstCheckFunc)(GstWebRTCICE *peer, gpointer user_data);
 void tour_shared_ice_peer_set_on_first_check(GstWebRTCICE *peer, TourSharedIceFirstCheckFunc func,
                                              gpointer user_data, GDestroyNotify notify);
-
-/* The check retransmission timeout @peer's checks need (its link's round
- * trip: see core/check_timeout.h). libnice derives it from the agent's pacing
- * timer Ta (RTO = MAX (Ta x pairs in progress, 500 ms)), which is the whole
- * agent's, so the agent raises Ta to the largest timeout its peers still
- * checking need and lowers it back once they are connected or failed: its
- * running check tick keeps the interval it was made with, so checks are not
- * paced slower meanwhile. */
-void tour_shared_ice_peer_require_check_timeout(GstWebRTCICE *peer, guint timeout_ms);
 
 G_END_DECLS

@@ -1599,14 +1599,16 @@ static bool is_local_address(const char *text, std::string *why) {
 
 /* The peer's first connectivity check arrived (libnice's thread, agent
  * unlocked): the check retransmission timeout past the round trip, see
- * core/check_timeout.h, or 0 when adaptive-check-timeout is off or there is
- * no measurement. Posts tourcast-ice-timing. libnice has no RTO setting: it
+ * core/check_timeout.h, or 0 when adaptive-check-timeout is off, there is
+ * no measurement, or @agent is shared (its Ta is every peer's: see
+ * check_timeout_for_agent). Posts tourcast-ice-timing with the timeout the
+ * agent gets. libnice has no RTO setting: it
  * takes the RTO of each new check from the pacing timer Ta (RTO = MAX(Ta x
  * pairs, 500 ms)). Its check tick, already running by now (the pair this
  * request is for made it), keeps the interval it was created with, so checks
  * are not paced slower; only a tick made later (after the checks ended, e.g.
  * for an ICE restart) paces one check per Ta. */
-static guint first_check_timeout(TourWebRTCBin *self) {
+static guint first_check_timeout(TourWebRTCBin *self, CheckAgent agent) {
   TourWebRTCBinPrivate *priv = self->priv;
   int64_t set_at;
   bool adaptive;
@@ -1620,11 +1622,12 @@ static guint first_check_timeout(TourWebRTCBin *self) {
   if (!adaptive || set_at == 0)
     return 0;
   const int64_t delay = tour_now_ms() - set_at;
-  const int64_t timeout = check_timeout_for_first_request_delay(delay);
+  const int64_t timeout = check_timeout_for_agent(delay, agent);
   GST_INFO_OBJECT(self,
                   "first check from %s %" G_GINT64_FORMAT
-                  " ms after the descriptions: check timeout %" G_GINT64_FORMAT " ms",
-                  peer.c_str(), delay, timeout);
+                  " ms after the descriptions: check timeout %" G_GINT64_FORMAT " ms%s",
+                  peer.c_str(), delay, timeout,
+                  agent == CheckAgent::kShared ? " (shared agent: libnice's)" : "");
   gst_element_post_message(
       GST_ELEMENT(self),
       gst_message_new_element(
@@ -1643,7 +1646,7 @@ static void on_initial_binding_request(NiceAgent *agent, guint, gpointer data) {
   auto *self = static_cast<TourWebRTCBin *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
   if (self == nullptr)
     return;
-  const guint timeout = first_check_timeout(self);
+  const guint timeout = first_check_timeout(self, CheckAgent::kOwn);
   guint tick;
   {
     std::lock_guard<std::mutex> guard(self->priv->lock);
@@ -1664,14 +1667,12 @@ static void on_own_component_state(NiceAgent *agent, guint, guint, guint state, 
     g_object_set(agent, "idle-timeout", (guint)kLibniceIdleTimeoutMs, nullptr);
 }
 
-/* A shared agent: the agent keeps Ta at what its peers still checking need. */
-static void on_shared_first_check(GstWebRTCICE *ice, gpointer data) {
+/* A shared agent: the measurement is posted, the agent's Ta stays. */
+static void on_shared_first_check(GstWebRTCICE *, gpointer data) {
   auto *self = static_cast<TourWebRTCBin *>(g_weak_ref_get(static_cast<GWeakRef *>(data)));
   if (self == nullptr)
     return;
-  const guint timeout = first_check_timeout(self);
-  if (timeout > 0)
-    tour_shared_ice_peer_require_check_timeout(ice, timeout);
+  first_check_timeout(self, CheckAgent::kShared);
   gst_object_unref(self);
 }
 
@@ -2288,7 +2289,8 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
           "retransmission timeout (500 ms) to twice the time it took plus 200 ms, at most "
           "3000 ms, so that it exceeds the round trip (below it libnice forgets checks "
           "before their responses arrive and stalls on long round trips); posts a "
-          "tourcast-ice-timing message",
+          "tourcast-ice-timing message. A shared-ice-agent keeps 500 ms (its timeout "
+          "is every peer's)",
           DEFAULT_ADAPTIVE_CHECK_TIMEOUT, ready_flags));
   g_object_class_install_property(
       gobject_class, PROP_ICE_CHECK_PACING,
@@ -2374,8 +2376,8 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
           "shared-ice-agent", "Shared ICE agent",
           "Guide only, offering: one libnice agent (and its thread) shared with other peers, "
           "as tourguidesink's shared-ice-agent makes; NULL: webrtcbin's own agent. "
-          "With adaptive-check-timeout the agent's pacing timer is raised while this peer "
-          "checks, for every peer of the agent (check timeouts are agent-wide in libnice)",
+          "adaptive-check-timeout does not raise a shared agent's check timeout (libnice's "
+          "pacing timer is agent-wide): only the attendee's side lengthens it",
           TOUR_TYPE_SHARED_ICE_AGENT,
           (GParamFlags)(G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS)));
   ConnectionStateMachine defaults(0);

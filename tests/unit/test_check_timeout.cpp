@@ -41,6 +41,29 @@ TEST(CheckTimeout, CoversTheRoundTripWhenTheDelayIsHalfOfIt) {
         << one_way;
 }
 
+TEST(CheckTimeout, OnlyAPeersOwnAgentTakesTheLongerTimeout) {
+  constexpr int64_t kMin64 = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kMax64 = std::numeric_limits<int64_t>::max();
+  const struct {
+    int64_t delay_ms;
+    CheckAgent agent;
+    int64_t timeout_ms;
+  } cases[] = {
+      {20, CheckAgent::kOwn, 500},         // LAN
+      {330, CheckAgent::kOwn, 860},        // satellite attendee
+      {1400, CheckAgent::kOwn, 3000},      // the cap
+      {-1, CheckAgent::kOwn, 500},         // no measurement
+      {20, CheckAgent::kShared, 500},      // LAN: the same
+      {650, CheckAgent::kShared, 500},     // the guide on a satellite hop: not raised
+      {1400, CheckAgent::kShared, 500},    // a storm's late check: not raised
+      {kMin64, CheckAgent::kShared, 500},  // no measurement
+      {kMax64, CheckAgent::kShared, 500},  // no overflow
+  };
+  for (const auto &c : cases)
+    EXPECT_EQ(check_timeout_for_agent(c.delay_ms, c.agent), c.timeout_ms)
+        << c.delay_ms << " / " << static_cast<int>(c.agent);
+}
+
 TEST(CheckTimeout, IdleTimeoutKeepsLibnicesGraceWhenTaIsRaisedUnderARunningTick) {
   constexpr int64_t kMax64 = std::numeric_limits<int64_t>::max();
   const struct {
