@@ -27,7 +27,9 @@ void tour_direct_send_free(TourDirectSend *send);
 
 void tour_direct_send_element_added(TourDirectSend *send, GstElement *element);
 
-/* Off: every packet goes through webrtcbin's chain (from the next packet on). */
+/* Off: every packet goes through webrtcbin's chain. Set before DTLS is up:
+ * srtpenc and this sender each count SRTP roll-overs from their own first
+ * packet. */
 void tour_direct_send_set_enabled(TourDirectSend *send, gboolean enabled);
 gboolean tour_direct_send_get_enabled(TourDirectSend *send);
 

@@ -5,9 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
-
-struct srtp_ctx_t_; /* libsrtp's srtp_t */
 
 namespace tourcast {
 
@@ -26,14 +25,22 @@ bool srtp_profile_from_nicks(const std::string &cipher, const std::string &auth,
 /* Bytes a protected RTP packet may grow by (the authentication tag; no MKI). */
 constexpr size_t kSrtpMaxGrowth = 16;
 
-/* Outbound SRTP for one peer: libsrtp's context with the master key and salt
- * DTLS exported, protecting each RTP packet in place. One thread at a time;
- * not copyable. Protecting the same stream as srtpenc did before (the same
- * key, SSRC and sequence numbers) yields the same packets, so a sender may
- * take over from srtpenc between two packets. */
+/* The SRTP packet index (roll-over counter << 16 | sequence number) a sender
+ * whose highest index so far is @highest gives @seq, as libsrtp guesses it;
+ * -1 for a packet from before the first roll-over counter. */
+int64_t srtp_guess_index(uint64_t highest, uint16_t seq);
+
+/* Outbound SRTP (RFC 3711: AES-128 counter mode, HMAC-SHA1) for one peer
+ * under the master key and salt DTLS exported, protecting each RTP packet in
+ * place: the packets libsrtp (srtpenc) makes of the same stream, byte for
+ * byte (the unit tests compare them), for a fraction of the CPU. Debian's
+ * libsrtp2 is built on NSS, which makes and frees a cipher context per
+ * packet; here the AES key schedule and the HMAC's keyed state are made once.
+ * Like libsrtp's sender, it refuses to protect an index twice. One thread at
+ * a time; not copyable. */
 class SrtpProtector {
  public:
-  SrtpProtector() = default;
+  SrtpProtector();
   ~SrtpProtector();
   SrtpProtector(const SrtpProtector &) = delete;
   SrtpProtector &operator=(const SrtpProtector &) = delete;
@@ -41,15 +48,20 @@ class SrtpProtector {
   /* @key: master key then master salt (30 bytes for both profiles). On
    * failure @why says what was wrong and the protector stays unusable. */
   bool start(SrtpProfile profile, const uint8_t *key, size_t key_len, std::string *why);
-  bool started() const { return session_ != nullptr; }
+  bool started() const { return crypto_ != nullptr; }
 
   /* Protects the @len bytes of RTP at @packet, which has room for @capacity;
-   * returns the protected length, or -1 (not started, no room, or libsrtp
-   * refused the packet; @why says which when given). */
+   * returns the protected length, or -1 (not started, not RTP, no room, an
+   * index already protected or too old; @why says which when given). */
   int protect(uint8_t *packet, size_t len, size_t capacity, std::string *why = nullptr);
 
  private:
-  ::srtp_ctx_t_ *session_ = nullptr;
+  struct Crypto;
+  static constexpr size_t kSentWindow = 64; /* indices below the highest kept */
+  std::unique_ptr<Crypto> crypto_;
+  size_t tag_bytes_ = 0;
+  uint64_t highest_index_ = 0;
+  uint64_t sent_window_ = 0; /* bit n: highest_index_ - n was protected */
 };
 
 }  // namespace tourcast

@@ -1681,9 +1681,9 @@ static void tour_guide_sink_class_init(TourGuideSinkClass *klass) {
           "direct-send", "Direct send",
           "Each peer protects its RTP with libsrtp under its DTLS keys and hands it to its "
           "libnice stream itself, past webrtcbin's transport chain (#TourWebRTCBin:direct-send): "
-          "the same packets for a fraction of the guide's CPU per attendee. Applies to peers "
-          "made after a change",
-          DEFAULT_DIRECT_SEND, playing));
+          "the same packets for a fraction of the guide's CPU per attendee",
+          DEFAULT_DIRECT_SEND,
+          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
   g_object_class_install_property(
       gobject_class, PROP_SPARE_PEERS,
       g_param_spec_uint(

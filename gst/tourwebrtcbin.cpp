@@ -2335,10 +2335,10 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
           "libsrtp under the DTLS keys and hand it to the ICE transport's libnice stream "
           "ourselves, instead of through webrtcbin's transport chain (srtpenc, clocksync, "
           "funnel, nicesink and their bins). Same packets on the wire, a fraction of the CPU "
-          "per packet; RTCP, DTLS and statistics stay with webrtcbin. Takes effect from the "
-          "next packet",
-          DEFAULT_DIRECT_SEND,
-          (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING)));
+          "per packet; RTCP, DTLS and statistics stay with webrtcbin. Set before the "
+          "connection: a stream moved between the two SRTP encoders once its sequence numbers "
+          "wrapped (after 65,536 packets) would carry the wrong roll-over counter",
+          DEFAULT_DIRECT_SEND, ready_flags));
   g_object_class_install_property(
       gobject_class, PROP_DIRECT_PACKETS_SENT,
       g_param_spec_uint64("direct-packets-sent", "Direct packets sent",

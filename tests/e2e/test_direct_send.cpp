@@ -89,9 +89,8 @@ void expect_hears_tone(const Listener &l, size_t samples_before = 0) {
 }  // namespace
 
 /* What the attendee hears, the guide protected and sent itself: webrtcbin's
- * SRTP encoder sees none of the packets, and switching to and fro between
- * the two paths while playing loses nothing (both protect the same stream
- * under the same key). */
+ * SRTP encoder sees none of the packets. (That they are the packets srtpenc
+ * would have made, byte for byte, is the unit tests' SrtpProtector.*.) */
 TEST(DirectSend, TheAttendeeHearsWhatTheGuideSentPastWebrtcbin) {
   RedisServer redis;
   ASSERT_TRUE(redis.running()) << redis.error();
@@ -114,23 +113,6 @@ TEST(DirectSend, TheAttendeeHearsWhatTheGuideSentPastWebrtcbin) {
   expect_hears_tone(attendee, samples);
   EXPECT_GE(direct_packets(peer), direct_before + 25) << "about 50 per second";
   EXPECT_EQ(srtpenc.count(), 0u) << "webrtcbin's encoder protected packets too";
-
-  /* Off: webrtcbin's chain takes over from the next packet. */
-  g_object_set(peer, "direct-send", FALSE, nullptr);
-  guint64 direct_at_off = direct_packets(peer);
-  samples = attendee.meter->sample_count();
-  expect_hears_tone(attendee, samples);
-  EXPECT_GE(srtpenc.count(), 25u);
-  EXPECT_EQ(direct_packets(peer), direct_at_off);
-
-  /* And back. */
-  g_object_set(peer, "direct-send", TRUE, nullptr);
-  guint64 srtpenc_at_on = srtpenc.count();
-  direct_before = direct_packets(peer);
-  samples = attendee.meter->sample_count();
-  expect_hears_tone(attendee, samples);
-  EXPECT_GE(direct_packets(peer), direct_before + 25);
-  EXPECT_LE(srtpenc.count(), srtpenc_at_on + 1) << "at most the packet crossing the switch";
 
   gst_object_unref(peer);
   EXPECT_TRUE(attendee.pipeline->errors().empty())

@@ -36,6 +36,41 @@ std::vector<uint8_t> rtp_packet(uint16_t seq, size_t payload_len) {
   return p;
 }
 
+void set_profile(srtp_policy_t *policy, SrtpProfile profile) {
+  if (profile == SrtpProfile::kAes128CmHmacSha1_80)
+    srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy->rtp);
+  else
+    srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&policy->rtp);
+  srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy->rtcp);
+}
+
+/* What srtpenc does with the same key: the reference. */
+class LibsrtpSender {
+ public:
+  LibsrtpSender(SrtpProfile profile, const uint8_t *key) {
+    srtp_init();
+    srtp_policy_t policy;
+    memset(&policy, 0, sizeof policy);
+    set_profile(&policy, profile);
+    policy.ssrc.type = ssrc_any_outbound;
+    policy.key = const_cast<uint8_t *>(key);
+    policy.window_size = 128;
+    EXPECT_EQ(srtp_create(&session_, &policy), srtp_err_status_ok);
+  }
+  ~LibsrtpSender() { srtp_dealloc(session_); }
+  std::vector<uint8_t> protect(std::vector<uint8_t> packet) {
+    int len = (int)packet.size();
+    packet.resize(packet.size() + SRTP_MAX_TRAILER_LEN);
+    if (srtp_protect(session_, packet.data(), &len) != srtp_err_status_ok)
+      return {};
+    packet.resize(len);
+    return packet;
+  }
+
+ private:
+  srtp_t session_ = nullptr;
+};
+
 /* The receiving side, as an attendee's srtpdec sets it up. */
 class Unprotector {
  public:
@@ -43,11 +78,7 @@ class Unprotector {
     srtp_init();
     srtp_policy_t policy;
     memset(&policy, 0, sizeof policy);
-    if (profile == SrtpProfile::kAes128CmHmacSha1_80)
-      srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtp);
-    else
-      srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&policy.rtp);
-    srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtcp);
+    set_profile(&policy, profile);
     policy.ssrc.type = ssrc_any_inbound;
     policy.key = const_cast<uint8_t *>(key);
     policy.window_size = 128;
@@ -104,6 +135,68 @@ TEST(SrtpProfileFromNicks, OnlyTheProfilesDtlsNegotiates) {
   }
 }
 
+TEST(SrtpGuessIndex, AsLibsrtpGuessesIt) {
+  struct Row {
+    uint64_t highest;
+    uint16_t seq;
+    int64_t index;
+  };
+  const Row rows[] = {
+      {0, 0, 0},
+      {0, 40000, 40000},     /* a first packet is always roll-over 0 */
+      {32768, 65535, 65535}, /* up to the median, still no guess */
+      {40000, 40001, 40001},
+      {65535, 0, 65536}, /* the wrap */
+      {65535, 5, 65541},
+      {65536 + 3, 65530, 65530}, /* a late packet from before the wrap */
+      {65536 + 40000, 2, 2 * 65536 + 2},
+      {5 * 65536 + 100, 65000, 4 * 65536 + 65000},
+      {40000, 7000, 65536 + 7000}, /* more than half way round: the next ROC */
+  };
+  for (const Row &row : rows)
+    EXPECT_EQ(srtp_guess_index(row.highest, row.seq), row.index)
+        << "highest " << row.highest << " seq " << row.seq;
+}
+
+TEST(SrtpProtector, SamePacketsAsLibsrtpByteForByte) {
+  for (SrtpProfile profile :
+       {SrtpProfile::kAes128CmHmacSha1_80, SrtpProfile::kAes128CmHmacSha1_32}) {
+    auto key = test_key(9);
+    SrtpProtector protector;
+    std::string why;
+    ASSERT_TRUE(protector.start(profile, key.data(), key.size(), &why)) << why;
+    LibsrtpSender reference(profile, key.data());
+    /* Across two wraps, with a late packet and payload sizes 0-199. */
+    std::vector<uint16_t> seqs;
+    for (uint32_t i = 0; i < 2 * 65536 + 300; i += 97)
+      seqs.push_back((uint16_t)(30000 + i));
+    seqs.insert(seqs.begin() + 700, (uint16_t)(seqs[699] - 3));
+    for (size_t i = 0; i < seqs.size(); i++) {
+      auto plain = rtp_packet(seqs[i], i % 200);
+      auto expected = reference.protect(plain);
+      ASSERT_FALSE(expected.empty()) << "libsrtp refused seq " << seqs[i];
+      ASSERT_EQ(protect(protector, plain), expected) << "seq " << seqs[i] << ", packet " << i;
+    }
+  }
+}
+
+TEST(SrtpProtector, CsrcsAndAHeaderExtensionStayInTheClear) {
+  auto key = test_key(4);
+  SrtpProtector protector;
+  std::string why;
+  ASSERT_TRUE(protector.start(SrtpProfile::kAes128CmHmacSha1_80, key.data(), key.size(), &why));
+  LibsrtpSender reference(SrtpProfile::kAes128CmHmacSha1_80, key.data());
+  /* 2 CSRCs, then a one-byte-header extension of 2 words (RFC 8285). */
+  std::vector<uint8_t> plain = {0x92, 96, 0,    7, 0, 0, 1, 0, 0x11, 0x22, 0x33,
+                                0x44, 1,  2,    3, 4, 5, 6, 7, 8,    0xbe, 0xde,
+                                0,    2,  0x10, 1, 0, 0, 0, 0, 0,    0};
+  for (int i = 0; i < 50; i++)
+    plain.push_back((uint8_t)i);
+  auto wire = protect(protector, plain);
+  EXPECT_EQ(wire, reference.protect(plain));
+  EXPECT_EQ(0, memcmp(wire.data(), plain.data(), 32)) << "the header must stay readable";
+}
+
 TEST(SrtpProtector, TheReceiverWithTheSameKeyGetsThePacketsBack) {
   for (SrtpProfile profile :
        {SrtpProfile::kAes128CmHmacSha1_80, SrtpProfile::kAes128CmHmacSha1_32}) {
@@ -149,8 +242,26 @@ TEST(SrtpProtector, BadInputIsRefusedWithAReason) {
   EXPECT_EQ(why, "already started");
 
   EXPECT_EQ(protector.protect(packet, 8, sizeof packet, &why), -1);
-  EXPECT_EQ(why, "shorter than an RTP header");
+  EXPECT_EQ(why, "not an RTP packet");
+  packet[0] = 0x40; /* version 1 */
+  EXPECT_EQ(protector.protect(packet, 40, sizeof packet, &why), -1);
+  EXPECT_EQ(why, "not an RTP packet");
+  packet[0] = 0x8f; /* 15 CSRCs: 72 bytes of header */
+  EXPECT_EQ(protector.protect(packet, 40, sizeof packet, &why), -1);
+  EXPECT_EQ(why, "not an RTP packet");
+  packet[0] = 0x80;
   EXPECT_EQ(protector.protect(packet, 60, sizeof packet, &why), -1);
   EXPECT_EQ(why, "no room for the tag");
   EXPECT_EQ(protector.protect(packet, 40, sizeof packet, &why), 50);
+
+  /* The same index twice would reuse its keystream. */
+  EXPECT_EQ(protector.protect(packet, 40, sizeof packet, &why), -1);
+  EXPECT_EQ(why, "sequence number already protected");
+  auto later = rtp_packet(200, 20);
+  later.resize(later.size() + kSrtpMaxGrowth);
+  EXPECT_EQ(protector.protect(later.data(), 32, later.size(), &why), 42) << why;
+  auto old = rtp_packet(100, 20);
+  old.resize(old.size() + kSrtpMaxGrowth);
+  EXPECT_EQ(protector.protect(old.data(), 32, old.size(), &why), -1);
+  EXPECT_EQ(why, "sequence number too old to protect");
 }
