@@ -9,6 +9,6 @@ apt-get install -y --no-install-recommends \
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev \
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
   gstreamer1.0-plugins-bad gstreamer1.0-nice libnice-dev \
-  libhiredis-dev redis-server libsrtp2-dev libssl-dev \
+  libhiredis-dev libssl-dev libsrtp2-dev redis-server \
   libsoup-3.0-dev python3 chromium chromium-driver \
   iproute2 util-linux procps
