@@ -137,8 +137,7 @@ bool SrtpProtector::start(SrtpProfile profile, const uint8_t *key, size_t key_le
   }
   tag_bytes_ = profile == SrtpProfile::kAes128CmHmacSha1_80 ? 10 : 4;
   crypto_ = std::move(crypto);
-  highest_index_ = 0;
-  sent_window_ = 0;
+  streams_.clear();
   return true;
 }
 
@@ -156,12 +155,25 @@ int SrtpProtector::protect(uint8_t *packet, size_t len, size_t capacity, std::st
   if (capacity < len + tag_bytes_)
     return fail("no room for the tag");
   const uint16_t seq = (uint16_t)((packet[2] << 8) | packet[3]);
-  const int64_t index = srtp_guess_index(highest_index_, seq);
-  const int64_t delta = index - (int64_t)highest_index_;
+  const uint32_t ssrc = ((uint32_t)packet[8] << 24) | ((uint32_t)packet[9] << 16) |
+                        ((uint32_t)packet[10] << 8) | packet[11];
+  Stream *stream = nullptr;
+  for (Stream &candidate : streams_)
+    if (candidate.ssrc == ssrc)
+      stream = &candidate;
+  Stream fresh;
+  fresh.ssrc = ssrc;
+  if (stream == nullptr) {
+    if (streams_.size() >= kMaxStreams)
+      return fail("more SSRCs than a peer sends");
+    stream = &fresh; /* kept once the packet is protected */
+  }
+  const int64_t index = srtp_guess_index(stream->highest_index, seq);
+  const int64_t delta = index - (int64_t)stream->highest_index;
   /* Never the same keystream twice (libsrtp's sender refuses the same). */
   if (index < 0 || delta <= -(int64_t)kSentWindow)
     return fail("sequence number too old to protect");
-  if (delta <= 0 && (sent_window_ >> -delta) & 1)
+  if (delta <= 0 && (stream->sent_window >> -delta) & 1)
     return fail("sequence number already protected");
 
   Crypto &c = *crypto_;
@@ -189,12 +201,14 @@ int SrtpProtector::protect(uint8_t *packet, size_t len, size_t capacity, std::st
   memcpy(packet + len, tag, tag_bytes_);
 
   if (delta > 0) {
-    sent_window_ = delta >= (int64_t)kSentWindow ? 0 : sent_window_ << delta;
-    sent_window_ |= 1;
-    highest_index_ = (uint64_t)index;
+    stream->sent_window = delta >= (int64_t)kSentWindow ? 0 : stream->sent_window << delta;
+    stream->sent_window |= 1;
+    stream->highest_index = (uint64_t)index;
   } else {
-    sent_window_ |= (uint64_t)1 << -delta;
+    stream->sent_window |= (uint64_t)1 << -delta;
   }
+  if (stream == &fresh)
+    streams_.push_back(fresh);
   return (int)(len + tag_bytes_);
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace tourcast {
 
@@ -52,16 +53,24 @@ class SrtpProtector {
 
   /* Protects the @len bytes of RTP at @packet, which has room for @capacity;
    * returns the protected length, or -1 (not started, not RTP, no room, an
-   * index already protected or too old; @why says which when given). */
+   * index already protected or too old, more than 16 SSRCs; @why says which
+   * when given). */
   int protect(uint8_t *packet, size_t len, size_t capacity, std::string *why = nullptr);
 
  private:
   struct Crypto;
+  /* libsrtp counts roll-overs per SSRC (a stream each, made on its first
+   * packet): the media's, and a retransmission stream's if there is one. */
+  struct Stream {
+    uint32_t ssrc = 0;
+    uint64_t highest_index = 0;
+    uint64_t sent_window = 0; /* bit n: highest_index - n was protected */
+  };
   static constexpr size_t kSentWindow = 64; /* indices below the highest kept */
+  static constexpr size_t kMaxStreams = 16;
   std::unique_ptr<Crypto> crypto_;
   size_t tag_bytes_ = 0;
-  uint64_t highest_index_ = 0;
-  uint64_t sent_window_ = 0; /* bit n: highest_index_ - n was protected */
+  std::vector<Stream> streams_;
 };
 
 }  // namespace tourcast

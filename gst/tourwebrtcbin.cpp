@@ -132,6 +132,7 @@ enum {
   PROP_SHARED_ICE_AGENT,
   PROP_DIRECT_SEND,
   PROP_DIRECT_PACKETS_SENT,
+  PROP_DIRECT_PACKETS_DROPPED,
   PROP_TIMEOUT_FIRST, /* one property per state, in ConnectionState order */
 };
 
@@ -2171,6 +2172,9 @@ static void tour_webrtc_bin_get_property(GObject *object, guint prop_id, GValue 
     case PROP_DIRECT_PACKETS_SENT:
       g_value_set_uint64(value, tour_direct_send_get_packets(priv->direct_send));
       break;
+    case PROP_DIRECT_PACKETS_DROPPED:
+      g_value_set_uint64(value, tour_direct_send_get_dropped(priv->direct_send));
+      break;
     case PROP_QUALITY_INTERVAL:
       g_value_set_uint(value, priv->quality_interval_ms);
       break;
@@ -2355,6 +2359,14 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
       g_param_spec_uint64("direct-packets-sent", "Direct packets sent",
                           "RTP packets sent past webrtcbin's transport chain (direct-send)", 0,
                           G_MAXUINT64, 0,
+                          (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+  g_object_class_install_property(
+      gobject_class, PROP_DIRECT_PACKETS_DROPPED,
+      g_param_spec_uint64("direct-packets-dropped", "Direct packets dropped",
+                          "RTP packets direct-send could not send: libnice did not take them "
+                          "(not connected yet, socket buffer full: those nicesink would have "
+                          "lost too) or SRTP refused them (logged)",
+                          0, G_MAXUINT64, 0,
                           (GParamFlags)(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
   g_object_class_install_property(
       gobject_class, PROP_RECOVERABLE,

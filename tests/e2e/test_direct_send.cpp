@@ -113,6 +113,9 @@ TEST(DirectSend, TheAttendeeHearsWhatTheGuideSentPastWebrtcbin) {
   expect_hears_tone(attendee, samples);
   EXPECT_GE(direct_packets(peer), direct_before + 25) << "about 50 per second";
   EXPECT_EQ(srtpenc.count(), 0u) << "webrtcbin's encoder protected packets too";
+  guint64 dropped = 1;
+  g_object_get(peer, "direct-packets-dropped", &dropped, nullptr);
+  EXPECT_EQ(dropped, 0u);
 
   gst_object_unref(peer);
   EXPECT_TRUE(attendee.pipeline->errors().empty())

@@ -23,14 +23,15 @@ std::array<uint8_t, 30> test_key(uint8_t first) {
 
 /* An RTP packet: version 2, payload type 96, @seq, SSRC 0x11223344, then
  * @payload_len bytes of payload. */
-std::vector<uint8_t> rtp_packet(uint16_t seq, size_t payload_len) {
+std::vector<uint8_t> rtp_packet(uint16_t seq, size_t payload_len, uint32_t ssrc = 0x11223344) {
   std::vector<uint8_t> p(12 + payload_len);
   p[0] = 0x80;
   p[1] = 96;
   p[2] = (uint8_t)(seq >> 8);
   p[3] = (uint8_t)seq;
   p[4] = 0, p[5] = 0, p[6] = 0x03, p[7] = 0xc0;
-  p[8] = 0x11, p[9] = 0x22, p[10] = 0x33, p[11] = 0x44;
+  p[8] = (uint8_t)(ssrc >> 24), p[9] = (uint8_t)(ssrc >> 16), p[10] = (uint8_t)(ssrc >> 8);
+  p[11] = (uint8_t)ssrc;
   for (size_t i = 0; i < payload_len; i++)
     p[12 + i] = (uint8_t)(i * 3 + seq);
   return p;
@@ -178,6 +179,27 @@ TEST(SrtpProtector, SamePacketsAsLibsrtpByteForByte) {
       ASSERT_EQ(protect(protector, plain), expected) << "seq " << seqs[i] << ", packet " << i;
     }
   }
+}
+
+/* A retransmission stream beside the media: libsrtp counts each SSRC's
+ * roll-overs on its own. */
+TEST(SrtpProtector, EachSsrcHasItsOwnRollOverCounter) {
+  auto key = test_key(5);
+  SrtpProtector protector;
+  std::string why;
+  ASSERT_TRUE(protector.start(SrtpProfile::kAes128CmHmacSha1_80, key.data(), key.size(), &why));
+  LibsrtpSender reference(SrtpProfile::kAes128CmHmacSha1_80, key.data());
+  uint16_t media = 65000, rtx = 10;
+  for (int i = 0; i < 2000; i++) {
+    auto plain = i % 3 == 2 ? rtp_packet(rtx++, 30, 0xaabbccdd) : rtp_packet(media++, 60);
+    ASSERT_EQ(protect(protector, plain), reference.protect(plain)) << "packet " << i;
+  }
+  for (uint32_t ssrc = 1; ssrc <= 14; ssrc++)
+    EXPECT_FALSE(protect(protector, rtp_packet(1, 10, ssrc)).empty()) << ssrc;
+  auto seventeenth = rtp_packet(1, 10, 99);
+  seventeenth.resize(seventeenth.size() + kSrtpMaxGrowth);
+  EXPECT_EQ(protector.protect(seventeenth.data(), 22, seventeenth.size(), &why), -1);
+  EXPECT_EQ(why, "more SSRCs than a peer sends");
 }
 
 TEST(SrtpProtector, CsrcsAndAHeaderExtensionStayInTheClear) {
