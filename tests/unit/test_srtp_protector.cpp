@@ -37,28 +37,29 @@ std::vector<uint8_t> rtp_packet(uint16_t seq, size_t payload_len, uint32_t ssrc 
   return p;
 }
 
-void set_profile(srtp_policy_t *policy, SrtpProfile profile) {
-  if (profile == SrtpProfile::kAes128CmHmacSha1_80)
-    srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy->rtp);
-  else
-    srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&policy->rtp);
-  srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy->rtcp);
-}
-
-/* What srtpenc does with the same key: the reference. */
-class LibsrtpSender {
+/* A libsrtp2 session under @key: outbound is what srtpenc does with the
+ * same key (the reference), inbound what an attendee's srtpdec does. */
+class LibsrtpSession {
  public:
-  LibsrtpSender(SrtpProfile profile, const uint8_t *key) {
+  LibsrtpSession(SrtpProfile profile, const uint8_t *key, srtp_ssrc_type_t direction) {
     srtp_init();
     srtp_policy_t policy;
     memset(&policy, 0, sizeof policy);
-    set_profile(&policy, profile);
-    policy.ssrc.type = ssrc_any_outbound;
+    if (profile == SrtpProfile::kAes128CmHmacSha1_80)
+      srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtp);
+    else
+      srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&policy.rtp);
+    srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtcp);
+    policy.ssrc.type = direction;
     policy.key = const_cast<uint8_t *>(key);
     policy.window_size = 128;
     EXPECT_EQ(srtp_create(&session_, &policy), srtp_err_status_ok);
   }
-  ~LibsrtpSender() { srtp_dealloc(session_); }
+  ~LibsrtpSession() { srtp_dealloc(session_); }
+  LibsrtpSession(const LibsrtpSession &) = delete;
+  LibsrtpSession &operator=(const LibsrtpSession &) = delete;
+
+  /* The protected packet, or empty when libsrtp refuses it. */
   std::vector<uint8_t> protect(std::vector<uint8_t> packet) {
     int len = (int)packet.size();
     packet.resize(packet.size() + SRTP_MAX_TRAILER_LEN);
@@ -67,25 +68,6 @@ class LibsrtpSender {
     packet.resize(len);
     return packet;
   }
-
- private:
-  srtp_t session_ = nullptr;
-};
-
-/* The receiving side, as an attendee's srtpdec sets it up. */
-class Unprotector {
- public:
-  Unprotector(SrtpProfile profile, const uint8_t *key) {
-    srtp_init();
-    srtp_policy_t policy;
-    memset(&policy, 0, sizeof policy);
-    set_profile(&policy, profile);
-    policy.ssrc.type = ssrc_any_inbound;
-    policy.key = const_cast<uint8_t *>(key);
-    policy.window_size = 128;
-    EXPECT_EQ(srtp_create(&session_, &policy), srtp_err_status_ok);
-  }
-  ~Unprotector() { srtp_dealloc(session_); }
   /* The plain packet, or empty when authentication fails. */
   std::vector<uint8_t> unprotect(std::vector<uint8_t> packet) {
     int len = (int)packet.size();
@@ -97,6 +79,16 @@ class Unprotector {
 
  private:
   srtp_t session_ = nullptr;
+};
+
+struct LibsrtpSender : LibsrtpSession {
+  LibsrtpSender(SrtpProfile profile, const uint8_t *key)
+      : LibsrtpSession(profile, key, ssrc_any_outbound) {}
+};
+
+struct Unprotector : LibsrtpSession {
+  Unprotector(SrtpProfile profile, const uint8_t *key)
+      : LibsrtpSession(profile, key, ssrc_any_inbound) {}
 };
 
 std::vector<uint8_t> protect(SrtpProtector &protector, const std::vector<uint8_t> &plain) {
