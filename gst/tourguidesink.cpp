@@ -1647,8 +1647,8 @@ static void tour_guide_sink_class_init(TourGuideSinkClass *klass) {
           "(and spare peers) the guide offers to (ice-agent-peers per agent), instead of one "
           "agent and thread per attendee; their peers receive on the agent's thread, without "
           "a thread of their own (browsers that offer over WHEP keep their own agent). Checks "
-          "are paced at 5 ms per agent, and the agent's check timeout follows the longest "
-          "round trip of its peers still checking",
+          "are paced at 5 ms per agent with libnice's 500 ms check timeout, whatever one "
+          "peer's round trip (a guide peer on a round trip above 2 s needs this off)",
           DEFAULT_SHARED_ICE_AGENT,
           (GParamFlags)(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
   g_object_class_install_property(
