@@ -8,8 +8,9 @@
 /* A sending webrtcbin's RTP, protected and sent by us instead of by its
  * transport: once DTLS has exported the keys (dtlssrtpenc's "on-key-set"),
  * each packet leaving the RTP session (so its sender reports and statistics
- * still count it) is protected with libsrtp under the same key and handed to
- * the same libnice stream and component as the transport's nicesink, and
+ * still count it) is protected under the same key (srtp-protector.h: the
+ * bytes libsrtp would make) and handed to the same libnice stream and
+ * component as the transport's nicesink, and
  * dropped from webrtcbin's chain. That chain (rtpbin's and the transport's
  * bins, srtpenc, clocksync, funnel, nicesink: about ten pads, each with its
  * locks, per packet per peer) is what a guide with many peers spent most of

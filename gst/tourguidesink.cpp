@@ -1679,7 +1679,7 @@ static void tour_guide_sink_class_init(TourGuideSinkClass *klass) {
       gobject_class, PROP_DIRECT_SEND,
       g_param_spec_boolean(
           "direct-send", "Direct send",
-          "Each peer protects its RTP with libsrtp under its DTLS keys and hands it to its "
+          "Each peer protects its RTP (SRTP under its DTLS keys) and hands it to its "
           "libnice stream itself, past webrtcbin's transport chain (#TourWebRTCBin:direct-send): "
           "the same packets for a fraction of the guide's CPU per attendee",
           DEFAULT_DIRECT_SEND,

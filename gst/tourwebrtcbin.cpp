@@ -2346,8 +2346,9 @@ static void tour_webrtc_bin_class_init(TourWebRTCBinClass *klass) {
       gobject_class, PROP_DIRECT_SEND,
       g_param_spec_boolean(
           "direct-send", "Direct send",
-          "Sending side: once DTLS is up, protect each RTP packet leaving the RTP session with "
-          "libsrtp under the DTLS keys and hand it to the ICE transport's libnice stream "
+          "Sending side: once DTLS is up, protect each RTP packet leaving the RTP session "
+          "(SRTP under the DTLS keys, the bytes srtpenc would make) and hand it to the ICE "
+          "transport's libnice stream "
           "ourselves, instead of through webrtcbin's transport chain (srtpenc, clocksync, "
           "funnel, nicesink and their bins). Same packets on the wire, a fraction of the CPU "
           "per packet; RTCP, DTLS and statistics stay with webrtcbin. Set before the "
